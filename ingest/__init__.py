@@ -1,0 +1,1 @@
+"""Bringing evidence in: PubMed through Entrez, parsing, extraction, curated records and the pipeline."""

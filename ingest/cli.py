@@ -1,0 +1,150 @@
+"""The ``kb`` command: build, query, publish and serve the knowledge base.
+
+This module is where the layers are wired together (ingest → kb ← queries); library code
+never imports it. Errors from any layer are shown as one clear line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest.errors import IngestError
+from kb.errors import KBError
+
+app = typer.Typer(
+    name="kb",
+    help="Treatment-outcome evidence knowledge base: build it, query it, publish it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="KB_DATABASE_URL", help="Database URL (default: sqlite:///kb.sqlite)."),
+]
+TopicOption = Annotated[str, typer.Option("--topic", help="Bundled topic name or path to a topic pack folder.")]
+SiteDirOption = Annotated[Path, typer.Option("--site-dir", help="Where the built site goes.")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def build(
+    topic: TopicOption = "calcinosis",
+    db: DbOption = None,
+    site_dir: SiteDirOption = Path("build/site"),
+    site: Annotated[bool, typer.Option("--site/--no-site", help="Also build the static site.")] = True,
+    config: Annotated[Path | None, typer.Option("--config", help="mkdocs.yml to build with.")] = None,
+) -> None:
+    """Build the KB from a topic pack (offline), then the graph and the static site."""
+    from ingest.pipeline import build_topic
+    from kb.graph import build_graph
+    from kb.store import Store
+    from kb.topic import load_topic
+
+    started = time.perf_counter()
+    try:
+        pack = load_topic(topic)
+        store = Store.open(db)
+        report = build_topic(store, pack)
+        graph = build_graph(store.engine)
+        url = store.engine.url.render_as_string(hide_password=True)
+        store.close()
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"Knowledge base: {url}", show_edge=False)
+    for column in ("rows", "added", "updated", "removed", "unchanged"):
+        table.add_column(column, justify="right" if column != "rows" else "left")
+    for name, changes in report.changes.items():
+        table.add_row(name, *(str(getattr(changes, f)) for f in ("added", "updated", "removed", "unchanged")))
+    console.print(table)
+    console.print(f"Graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges.")
+    if site:
+        from queries.site import build_site
+
+        try:
+            index = build_site(site_dir, db=db, config=config)
+        except KBError as exc:
+            raise _fail(exc) from exc
+        console.print(f"Site built in {time.perf_counter() - started:.1f} s: [bold]{index}[/]")
+        console.print(
+            f"Open it in a browser (file://{index}), or run [bold]kb serve[/] and visit http://127.0.0.1:8000/"
+        )
+
+
+@app.command()
+def serve(
+    site_dir: SiteDirOption = Path("build/site"),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+) -> None:
+    """Serve the built site on http://127.0.0.1:PORT/ until interrupted."""
+    from queries.site import serve_site
+
+    console.print(f"Serving {site_dir} at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+    try:
+        serve_site(site_dir, port=port)
+    except KBError as exc:
+        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def topics() -> None:
+    """List the topic packs bundled with this installation."""
+    from kb.topic import bundled_topics, load_topic
+
+    for name in bundled_topics():
+        pack = load_topic(name)
+        console.print(f"[bold]{name}[/]  {pack.spec.question}  ({pack.path})")
+
+
+@app.command()
+def treatments(
+    condition: Annotated[str, typer.Argument(help="Condition, e.g. calcinosis.")],
+    context: Annotated[str | None, typer.Option(help="Disease context, e.g. 'systemic sclerosis' or SSc.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Print the treatments reported for a condition, ranked by evidence."""
+    import queries
+
+    try:
+        frame = queries.treatments_for(condition, context=context, db=db)
+    except KBError as exc:
+        raise _fail(exc) from exc
+    table = Table(show_edge=False)
+    columns = ["intervention", "level", "studies", "patients", "responders", "evaluable", "best_design"]
+    columns += ["supporting", "mixed", "null", "harmful", "unclear"]
+    for column in columns:
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(*("" if _missing(getattr(row, c)) else str(getattr(row, c)) for c in columns))
+    console.print(table)
+
+
+def _missing(value: object) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))  # type: ignore[arg-type]
+
+
+def main() -> None:
+    """Entry point of the ``kb`` console script."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""The knowledge base's tables and the records that feed them.
+
+Each table has a ``*Record`` base model holding the validated fields that callers supply, and
+a ``table=True`` subclass adding what only the store sets (timestamps, hashes). Every field
+carries a description: the site's data dictionary is generated from them.
+
+Identifiers: articles are CURIEs (``pubmed:38535057``, ``doi:10.…``, ``local:slug`` for a
+source with neither); vocabulary rows (interventions, classes, conditions, contexts) are
+lower-case slugs from the topic pack; findings are ``finding:`` plus 16 hex digits of their
+content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+Response = Literal["complete", "partial", "improved", "none", "worsened", "mixed", "unclear"]
+StudyDesign = Literal[
+    "rct",
+    "prospective_cohort",
+    "retrospective_cohort",
+    "case_series",
+    "case_report",
+    "systematic_review",
+    "review",
+    "other",
+]
+AgeGroup = Literal["adults", "children", "mixed", "unknown"]
+Origin = Literal["extracted", "curated"]
+InterventionKind = Literal["drug", "procedure", "combination", "class"]
+SourceKind = Literal["seed", "query", "references", "cited_by", "curated", "file"]
+CitationSource = Literal["reference_list", "pubmed_pubmed_refs", "pubmed_pubmed_citedin", "curated"]
+
+RESPONSES: tuple[str, ...] = get_args(Response)
+STUDY_DESIGNS: tuple[str, ...] = get_args(StudyDesign)
+
+
+# -- topic ---------------------------------------------------------------------------------
+
+
+class TopicRecord(SQLModel):
+    id: str = Field(primary_key=True, description="Topic identifier, e.g. calcinosis.")
+    title: str = Field(description="Title of the published site.")
+    question: str = Field(description="The clinical question the topic answers.")
+    description: str = Field(description="Scope of the topic.")
+    condition_id: str = Field(description="The topic's main condition.")
+    seeds: list[str] = Field(default_factory=list, sa_type=JSON, description="Seed PMIDs.")
+    queries: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=JSON, description="Saved PubMed queries (name, term, since)."
+    )
+
+
+class Topic(TopicRecord, table=True):
+    """A topic served by this knowledge base (loaded from its topic pack)."""
+
+
+# -- vocabulary ----------------------------------------------------------------------------
+
+
+class InterventionClassRecord(SQLModel):
+    id: str = Field(primary_key=True, description="Class slug, e.g. calcium-channel-blocker.")
+    name: str = Field(description="Display name, e.g. calcium channel blocker.")
+    atc: str | None = Field(default=None, description="ATC code of the class, where one exists.")
+    mesh: str | None = Field(default=None, description="MeSH descriptor UI, where one exists.")
+    synonyms: list[str] = Field(default_factory=list, sa_type=JSON, description="Other names and abbreviations.")
+    description: str | None = Field(default=None, description="One line shown on the site.")
+
+
+class InterventionClass(InterventionClassRecord, table=True):
+    """A pharmacological or procedural class of interventions."""
+
+    __tablename__ = "intervention_class"
+
+
+class InterventionRecord(SQLModel):
+    id: str = Field(primary_key=True, description="Intervention slug, e.g. diltiazem or diltiazem-pamidronate.")
+    name: str = Field(description="Normalised name: lower-case generic or procedure name; combinations as 'a + b'.")
+    kind: str = Field(description="drug, procedure, combination, or class (a class named as a treatment).")
+    class_id: str | None = Field(
+        default=None, foreign_key="intervention_class.id", index=True, description="The intervention's class."
+    )
+    atc: str | None = Field(default=None, description="ATC code, where one exists.")
+    mesh: str | None = Field(default=None, description="MeSH descriptor UI, where one exists.")
+    synonyms: list[str] = Field(
+        default_factory=list, sa_type=JSON, description="Synonyms, brand names and abbreviations."
+    )
+    description: str | None = Field(default=None, description="One line shown on the site.")
+
+
+class Intervention(InterventionRecord, table=True):
+    """A drug, a procedure, a combination, or a class named as a treatment."""
+
+
+class InterventionComponent(SQLModel, table=True):
+    """A component of a combination intervention."""
+
+    __tablename__ = "intervention_component"
+
+    combination_id: str = Field(primary_key=True, foreign_key="intervention.id", description="The combination.")
+    component_id: str = Field(
+        primary_key=True, foreign_key="intervention.id", index=True, description="One of its components."
+    )
+    position: int = Field(description="Order of the component within the combination's name.")
+
+
+class ConditionRecord(SQLModel):
+    id: str = Field(primary_key=True, description="Condition slug, e.g. calcinosis.")
+    name: str = Field(description="Display name.")
+    mesh: str | None = Field(default=None, description="MeSH descriptor UI, where one exists.")
+    synonyms: list[str] = Field(default_factory=list, sa_type=JSON, description="Other names and abbreviations.")
+    description: str | None = Field(default=None, description="One line shown on the site.")
+
+
+class Condition(ConditionRecord, table=True):
+    """A condition being treated (calcinosis, calciphylaxis, tumoral calcinosis)."""
+
+
+class DiseaseContextRecord(SQLModel):
+    id: str = Field(primary_key=True, description="Context slug, e.g. systemic-sclerosis.")
+    name: str = Field(description="Display name.")
+    parent_id: str | None = Field(default=None, description="A broader context, if any.")
+    mesh: str | None = Field(default=None, description="MeSH descriptor UI, where one exists.")
+    synonyms: list[str] = Field(default_factory=list, sa_type=JSON, description="Other names and abbreviations.")
+    description: str | None = Field(default=None, description="One line shown on the site.")
+
+
+class DiseaseContext(DiseaseContextRecord, table=True):
+    """The disease in which a condition occurs (systemic sclerosis, dermatomyositis, …)."""
+
+    __tablename__ = "disease_context"
+
+
+class ConditionContext(SQLModel, table=True):
+    """A (condition, disease context) pair the topic reports on; each gets a page."""
+
+    __tablename__ = "condition_context"
+
+    condition_id: str = Field(primary_key=True, foreign_key="condition.id", description="The condition.")
+    context_id: str = Field(primary_key=True, foreign_key="disease_context.id", description="The disease context.")
+
+
+# -- literature ----------------------------------------------------------------------------
+
+
+class ArticleRecord(SQLModel):
+    id: str = Field(primary_key=True, description="CURIE: pubmed:PMID, doi:DOI, or local:slug.")
+    pmid: str | None = Field(default=None, index=True, description="PubMed identifier.")
+    doi: str | None = Field(default=None, index=True, description="Digital Object Identifier.")
+    pmcid: str | None = Field(default=None, description="PubMed Central identifier (PMC…).")
+    title: str | None = Field(default=None, description="Article title, as plain text.")
+    journal: str | None = Field(default=None, description="Journal or conference name.")
+    year: int | None = Field(default=None, index=True, description="Publication year.")
+    authors: list[str] = Field(default_factory=list, sa_type=JSON, description="Authors, 'Family Initials'.")
+    abstract: str | None = Field(default=None, description="Abstract text (from PubMed; never bundled).")
+    language: str | None = Field(default=None, description="Language code from PubMed (eng, fre, …).")
+    publication_types: list[str] = Field(
+        default_factory=list, sa_type=JSON, description="PubMed publication types (Case Reports, Review, …)."
+    )
+    mesh_terms: list[str] = Field(default_factory=list, sa_type=JSON, description="MeSH descriptor names.")
+    url: str | None = Field(default=None, description="Where the record was read, when not PubMed.")
+    retracted: bool = Field(default=False, description="PubMed marks the article as retracted.")
+
+
+class Article(ArticleRecord, table=True):
+    """A published article (journal paper, conference abstract, review)."""
+
+    created_at: datetime | None = Field(default=None, description="When the article entered the KB (UTC).")
+    updated_at: datetime | None = Field(default=None, description="When its stored fields last changed (UTC).")
+
+
+class ArticleSource(SQLModel, table=True):
+    """How an article entered the knowledge base; an article may have several."""
+
+    __tablename__ = "article_source"
+
+    article_id: str = Field(primary_key=True, foreign_key="article.id", description="The article.")
+    topic_id: str = Field(primary_key=True, description="The topic it was gathered for.")
+    kind: str = Field(primary_key=True, description="seed, query, references, cited_by, curated, or file.")
+    detail: str = Field(
+        primary_key=True,
+        default="",
+        description="The saved query's name, the article whose references or citers led here, or the file.",
+    )
+    depth: int = Field(default=0, description="Citation hops from a seed or query result.")
+    first_seen: datetime | None = Field(default=None, description="When this route was first recorded (UTC).")
+
+
+class Citation(SQLModel, table=True):
+    """One article citing another, and how that is known."""
+
+    citing_id: str = Field(primary_key=True, description="CURIE of the citing article.")
+    cited_id: str = Field(primary_key=True, index=True, description="CURIE of the cited article.")
+    source: str = Field(
+        primary_key=True,
+        description="reference_list, pubmed_pubmed_refs, pubmed_pubmed_citedin, or curated.",
+    )
+
+
+# -- findings ------------------------------------------------------------------------------
+
+#: Fields that define a finding's content; the content hash is taken over exactly these.
+FINDING_CONTENT_FIELDS: tuple[str, ...] = (
+    "article_id",
+    "intervention_id",
+    "condition_id",
+    "context_id",
+    "route",
+    "age_group",
+    "n_treated",
+    "n_responded",
+    "response",
+    "study_design",
+    "outcome",
+    "intervention_text",
+    "condition_text",
+    "evidence",
+    "evidence_start",
+    "evidence_end",
+    "summary",
+    "origin",
+    "extractor",
+    "extractor_version",
+    "curation_key",
+)
+
+
+class FindingRecord(SQLModel):
+    article_id: str = Field(foreign_key="article.id", index=True, description="The article reporting the finding.")
+    intervention_id: str = Field(foreign_key="intervention.id", index=True, description="The intervention given.")
+    condition_id: str = Field(foreign_key="condition.id", index=True, description="The condition treated.")
+    context_id: str | None = Field(
+        default=None,
+        foreign_key="disease_context.id",
+        index=True,
+        description="The disease context; empty when mixed or unspecified.",
+    )
+    route: str | None = Field(default=None, description="Route when it distinguishes the intervention (topical, …).")
+    age_group: str = Field(default="unknown", description="adults, children, mixed, or unknown.")
+    n_treated: int | None = Field(default=None, description="Patients treated, when the source states a count.")
+    n_responded: int | None = Field(default=None, description="Patients responding, when the source states a count.")
+    response: str = Field(description="complete, partial, improved, none, worsened, mixed, or unclear.")
+    study_design: str = Field(
+        description="rct, prospective_cohort, retrospective_cohort, case_series, case_report, "
+        "systematic_review, review, or other."
+    )
+    outcome: str | None = Field(default=None, description="What was measured (size, symptoms, ulcers, …).")
+    intervention_text: str | None = Field(default=None, description="The intervention as written in the source.")
+    condition_text: str | None = Field(default=None, description="The condition as written in the source.")
+    evidence: str | None = Field(default=None, description="The sentence the finding was extracted from.")
+    evidence_start: int | None = Field(default=None, description="Character offset of the sentence in the abstract.")
+    evidence_end: int | None = Field(default=None, description="Character offset just past the sentence.")
+    summary: str | None = Field(default=None, description="A curator's one-line summary (curated findings).")
+    confidence: float | None = Field(default=None, description="Extractor confidence between 0 and 1.")
+    origin: str = Field(description="extracted or curated; curated findings are never overwritten by extraction.")
+    extractor: str | None = Field(default=None, description="Extractor name ('curated' for curated findings).")
+    extractor_version: str | None = Field(default=None, description="Extractor version.")
+    curation_key: str | None = Field(default=None, description="Stable key of a curated finding: topic:key.")
+    topic_id: str | None = Field(default=None, description="Topic whose pack curated the finding.")
+
+    def compute_hash(self) -> str:
+        """SHA-256 over the content fields, stable across runs and databases."""
+        payload = {name: getattr(self, name) for name in FINDING_CONTENT_FIELDS}
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Finding(FindingRecord, table=True):
+    """One claim, from one source, about one intervention in one population."""
+
+    __table_args__ = (
+        UniqueConstraint("content_hash", name="uq_finding_content_hash"),
+        Index("ix_finding_origin_extractor", "article_id", "origin", "extractor", "extractor_version"),
+    )
+
+    id: str = Field(primary_key=True, description="finding: plus the first 16 hex digits of the content hash.")
+    content_hash: str = Field(description="SHA-256 of the content fields; saving the same finding twice is a no-op.")
+    created_at: datetime | None = Field(default=None, description="When the finding was first stored (UTC).")
+
+
+def finding_id(content_hash: str) -> str:
+    """The finding id for a content hash."""
+    return f"finding:{content_hash[:16]}"

@@ -1,0 +1,107 @@
+"""Topic packs: everything that makes the knowledge base about one clinical question.
+
+A topic pack is a folder holding ``topic.yaml`` (name, question, seed PMIDs, saved PubMed
+queries, expansion depth), ``vocabulary.yaml`` (see :mod:`kb.vocabulary`) and
+``curated.yaml`` (hand-curated articles and findings, loaded by :mod:`ingest.curated`).
+The packs bundled with the package live in ``kb/topics/``; any other folder with the same
+files can be passed by path, so a new topic needs no code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kb.errors import KBError, TopicError
+from kb.vocabulary import Vocabulary, _read_yaml, load_vocabulary
+
+BUNDLED_TOPICS = "kb.topics"
+
+
+class SavedQuery(BaseModel):
+    """A PubMed query that the literature refresh re-runs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Stable name; refresh watermarks are kept per name.")
+    term: str = Field(min_length=1, description="PubMed query in Entrez syntax.")
+    since: str | None = Field(
+        default=None, pattern=r"^\d{4}(/\d{2}(/\d{2})?)?$", description="Earliest entry date, YYYY[/MM[/DD]]."
+    )
+
+
+class Expansion(BaseModel):
+    """How far to follow citations from the seeds and query results."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    refs_depth: int = Field(default=1, ge=0, le=3, description="Levels of references (what a paper cites) to follow.")
+    cited_by_depth: int = Field(default=1, ge=0, le=3, description="Levels of citing papers to follow.")
+
+
+class TopicSpec(BaseModel):
+    """The contents of ``topic.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Topic identifier.")
+    title: str = Field(description="Title of the published site.")
+    question: str = Field(description="The clinical question the topic answers, shown on the home page.")
+    description: str = Field(description="A paragraph describing the scope of the topic.")
+    condition: str = Field(description="Id of the topic's main condition in the vocabulary.")
+    seeds: tuple[str, ...] = Field(default=(), description="Seed PMIDs.")
+    queries: tuple[SavedQuery, ...] = Field(default=(), description="Saved PubMed queries for refreshes.")
+    expansion: Expansion = Field(default_factory=Expansion, description="Citation expansion depth.")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPack:
+    """A loaded topic pack: its settings, vocabulary and the folder it came from."""
+
+    spec: TopicSpec
+    vocabulary: Vocabulary
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def curated_path(self) -> Path:
+        return self.path / "curated.yaml"
+
+
+def bundled_topics() -> list[str]:
+    """Names of the topic packs shipped with the package."""
+    root = resources.files(BUNDLED_TOPICS)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "topic.yaml").is_file())
+
+
+def load_topic(name_or_path: str | Path) -> TopicPack:
+    """Load a topic pack by bundled name (``calcinosis``) or by folder path.
+
+    Raises:
+        TopicError: no such pack, or its files do not validate (the message lists why).
+    """
+    path = Path(name_or_path)
+    if not (path / "topic.yaml").is_file():
+        candidate = Path(str(resources.files(BUNDLED_TOPICS).joinpath(str(name_or_path))))
+        if not (candidate / "topic.yaml").is_file():
+            raise TopicError(
+                f"no topic pack {str(name_or_path)!r}: give a bundled name "
+                f"({', '.join(bundled_topics()) or 'none bundled'}) or a folder containing topic.yaml"
+            )
+        path = candidate
+    try:
+        spec = TopicSpec.model_validate(_read_yaml(path / "topic.yaml"))
+        vocabulary = load_vocabulary(path / "vocabulary.yaml")
+    except ValidationError as exc:
+        raise TopicError(f"{path / 'topic.yaml'}: invalid topic:\n{exc}") from exc
+    except KBError as exc:
+        raise TopicError(str(exc)) from exc
+    if spec.condition not in {c.id for c in vocabulary.conditions}:
+        raise TopicError(f"{path / 'topic.yaml'}: condition {spec.condition!r} is not in the vocabulary")
+    return TopicPack(spec=spec, vocabulary=vocabulary, path=path)

@@ -1,0 +1,158 @@
+"""Listings of what the knowledge base holds: topics, conditions, interventions, articles.
+
+These feed the site's index and record pages and are equally useful from a notebook.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import text
+
+from kb.errors import KBError
+from queries.db import DB, as_list, connect
+
+
+def topic(topic_id: str | None = None, *, db: DB = None) -> dict[str, object]:
+    """The topic's title, question, description and main condition (the first topic if None).
+
+    Raises:
+        KBError: the KB holds no such topic.
+    """
+    frame = pd.read_sql(text("SELECT * FROM topic ORDER BY id"), connect(db))
+    if topic_id is not None:
+        frame = frame[frame["id"] == topic_id]
+    if frame.empty:
+        raise KBError(f"the KB holds no topic {topic_id or ''}; run 'kb build --topic NAME'".replace("  ", " "))
+    return dict(frame.iloc[0])
+
+
+def condition_contexts(*, db: DB = None) -> pd.DataFrame:
+    """Every condition page to publish: each condition alone (context None) and with each of
+    its disease contexts, with the number of findings in each."""
+    engine = connect(db)
+    pairs = pd.read_sql(
+        text(
+            """
+            SELECT c.id AS condition_id, c.name AS condition, c.mesh AS condition_mesh,
+                   NULL AS context_id, NULL AS context, NULL AS context_mesh
+            FROM condition c
+            UNION ALL
+            SELECT c.id, c.name, c.mesh, d.id, d.name, d.mesh
+            FROM condition_context cc
+            JOIN condition c ON c.id = cc.condition_id
+            JOIN disease_context d ON d.id = cc.context_id
+            UNION
+            SELECT DISTINCT c.id, c.name, c.mesh, d.id, d.name, d.mesh
+            FROM finding f JOIN condition c ON c.id = f.condition_id
+            JOIN disease_context d ON d.id = f.context_id
+            """
+        ),
+        engine,
+    )
+    counts = pd.read_sql(
+        text("SELECT condition_id, context_id, COUNT(*) AS n FROM finding GROUP BY condition_id, context_id"),
+        engine,
+    )
+    total = counts.groupby("condition_id")["n"].sum()
+    by_pair = {(r.condition_id, r.context_id): int(r.n) for r in counts.itertuples() if r.context_id is not None}
+    unspecified = {r.condition_id: int(r.n) for r in counts.itertuples() if r.context_id is None}
+    pairs["findings"] = [
+        int(total.get(r.condition_id, 0)) if r.context_id is None else by_pair.get((r.condition_id, r.context_id), 0)
+        for r in pairs.itertuples()
+    ]
+    pairs["unspecified_findings"] = [
+        unspecified.get(r.condition_id, 0) if r.context_id is None else 0 for r in pairs.itertuples()
+    ]
+    pairs = pairs.drop_duplicates(subset=["condition_id", "context_id"])
+    return pairs.sort_values(["condition", "context"], na_position="first").reset_index(drop=True)
+
+
+def interventions(*, db: DB = None) -> pd.DataFrame:
+    """Every intervention with its class, codes, synonyms, components and number of findings."""
+    engine = connect(db)
+    frame = pd.read_sql(
+        text(
+            """
+            SELECT i.id, i.name, i.kind, i.class_id, ic.name AS class, i.atc, i.mesh, i.synonyms, i.description,
+                   (SELECT COUNT(*) FROM finding f WHERE f.intervention_id = i.id) AS findings
+            FROM intervention i LEFT JOIN intervention_class ic ON ic.id = i.class_id
+            ORDER BY i.name
+            """
+        ),
+        engine,
+    )
+    components = pd.read_sql(
+        text(
+            "SELECT combination_id, component_id, position FROM intervention_component "
+            "ORDER BY combination_id, position"
+        ),
+        engine,
+    )
+    frame["components"] = frame["id"].map(components.groupby("combination_id")["component_id"].apply(list))
+    frame["in_combinations"] = frame["id"].map(components.groupby("component_id")["combination_id"].apply(list))
+    for column in ("components", "in_combinations"):
+        frame[column] = frame[column].apply(lambda v: v if isinstance(v, list) else [])
+    frame["synonyms"] = frame["synonyms"].apply(as_list)
+    return frame
+
+
+def intervention_classes(*, db: DB = None) -> pd.DataFrame:
+    """Every intervention class with its codes and member interventions."""
+    engine = connect(db)
+    frame = pd.read_sql(text("SELECT * FROM intervention_class ORDER BY name"), engine)
+    members = pd.read_sql(text("SELECT id, class_id FROM intervention WHERE class_id IS NOT NULL"), engine)
+    frame["members"] = frame["id"].map(members.groupby("class_id")["id"].apply(sorted))
+    frame["members"] = frame["members"].apply(lambda v: v if isinstance(v, list) else [])
+    frame["synonyms"] = frame["synonyms"].apply(as_list)
+    return frame
+
+
+def articles(*, db: DB = None) -> pd.DataFrame:
+    """Every article with its bibliography and number of findings, newest first."""
+    frame = pd.read_sql(
+        text(
+            """
+            SELECT a.id, a.pmid, a.doi, a.pmcid, a.title, a.journal, a.year, a.authors, a.url,
+                   a.publication_types, a.retracted, a.abstract IS NOT NULL AS has_abstract,
+                   (SELECT COUNT(*) FROM finding f WHERE f.article_id = a.id) AS findings
+            FROM article a ORDER BY a.year DESC, a.id
+            """
+        ),
+        connect(db),
+    )
+    for column in ("authors", "publication_types"):
+        frame[column] = frame[column].apply(as_list)
+    frame["year"] = frame["year"].astype("Int64")
+    frame["retracted"] = frame["retracted"].astype(bool)
+    frame["has_abstract"] = frame["has_abstract"].astype(bool)
+    return frame.reset_index(drop=True)
+
+
+def article_sources(*, db: DB = None) -> pd.DataFrame:
+    """How each article entered the KB (seed, query, references, cited_by, curated, file)."""
+    return pd.read_sql(text("SELECT * FROM article_source ORDER BY article_id, topic_id, kind, detail"), connect(db))
+
+
+def citations(*, db: DB = None) -> pd.DataFrame:
+    """Citation links (citing_id → cited_id, with how each is known)."""
+    return pd.read_sql(text("SELECT * FROM citation ORDER BY citing_id, cited_id, source"), connect(db))
+
+
+def counts(*, db: DB = None) -> dict[str, int]:
+    """How many articles, findings (curated and extracted), interventions and citations the KB holds."""
+    engine = connect(db)
+    row = pd.read_sql(
+        text(
+            """
+            SELECT (SELECT COUNT(*) FROM article) AS articles,
+                   (SELECT COUNT(*) FROM finding) AS findings,
+                   (SELECT COUNT(*) FROM finding WHERE origin = 'curated') AS curated_findings,
+                   (SELECT COUNT(*) FROM finding WHERE origin = 'extracted') AS extracted_findings,
+                   (SELECT COUNT(DISTINCT intervention_id) FROM finding) AS interventions_with_findings,
+                   (SELECT COUNT(*) FROM intervention) AS interventions,
+                   (SELECT COUNT(*) FROM citation) AS citations
+            """
+        ),
+        engine,
+    ).iloc[0]
+    return {k: int(v) for k, v in row.items()}

@@ -1,0 +1,58 @@
+"""MkDocs hook: render the knowledge base into pages and add them to the build.
+
+Thin on purpose: the pages come from :func:`queries.render.render_pages`; this hook only
+writes them into a generated folder beside the built site (``<site_dir>/../generated``,
+never into ``site/``), hands them to MkDocs, and copies the vendored JavaScript that keeps
+the site working offline. The KB is read from ``KB_DATABASE_URL`` (default ``kb.sqlite``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+from queries.render import render_pages, write_pages
+
+SITE_SOURCES = Path(__file__).resolve().parent.parent
+TEMPLATES = SITE_SOURCES / "templates"
+NODE_MODULES = SITE_SOURCES / "node_modules"
+
+# Vendored browser code (installed by `npm ci --prefix site`, never committed): source → built path.
+VENDORED = {
+    "iframe-worker/shim/index.js": "assets/vendor/iframe-worker/shim.js",
+}
+
+
+def _generated_dir(config: MkDocsConfig) -> Path:
+    return Path(config.site_dir).resolve().parent / "generated"
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    out_dir = _generated_dir(config)
+    paths = write_pages(render_pages(TEMPLATES), out_dir)
+    for path in paths:
+        relative = path.relative_to(out_dir).as_posix()
+        existing = files.get_file_from_path(relative)
+        if existing is not None:
+            files.remove(existing)
+        files.append(
+            File(relative, src_dir=str(out_dir), dest_dir=config.site_dir, use_directory_urls=config.use_directory_urls)
+        )
+    return files
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    for source, target in VENDORED.items():
+        src = NODE_MODULES / source
+        if not src.is_file():
+            raise PluginError(
+                f"{src} is missing: the site's vendored JavaScript is not installed. "
+                "Run 'make vendor' (npm ci --prefix site) and build again."
+            )
+        dest = Path(config.site_dir) / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)

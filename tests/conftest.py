@@ -1,0 +1,143 @@
+"""Shared fixtures: real databases (a SQLite file and a PostgreSQL server on 127.0.0.1),
+the synthetic test topic, and the location of ``../shared`` data when it is present.
+
+The PostgreSQL server is started once per test session from the Debian ``postgresql``
+package (``make test`` installs it). Each test gets its own fresh database. In CI
+(``CI=true``) a missing server fails the run instead of skipping: the PostgreSQL tests must
+really run there.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MINI_TOPIC = FIXTURES / "minitopic"
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path in ``../shared``; skips the test cleanly when that data is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available (the shared data folder sits beside the repository in CI)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster listening on 127.0.0.1."""
+
+    def __init__(self, bindir: Path, root: Path) -> None:
+        self.bindir = bindir
+        self.root = root
+        self.data = root / "data"
+        self.port = _free_port()
+        self._user: list[str] = []
+        self._counter = itertools.count()
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root.
+            pwd.getpwnam("postgres")
+            shutil.chown(root, "postgres")
+            root.chmod(0o700)
+            self._user = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._user, *args], check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "kb", "-E", "UTF8")
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = f"kb_test_{next(self._counter)}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=kb dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://kb@127.0.0.1:{self.port}/{name}"
+
+
+def _find_postgres_bindir() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = _find_postgres_bindir()
+    if bindir is None:
+        message = "PostgreSQL is not installed: run 'make test' (it installs the Debian postgresql package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = Path(tempfile.mkdtemp(prefix="kb-pg-"))
+    server = PostgresServer(bindir, root)
+    try:
+        server.start()
+    except subprocess.CalledProcessError as exc:
+        log = (root / "log").read_text() if (root / "log").exists() else ""
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr}\n{log}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
+@pytest.fixture
+def mini_pack():  # type: ignore[no-untyped-def]
+    from kb.topic import load_topic
+
+    return load_topic(MINI_TOPIC)
+
+
+@pytest.fixture
+def mini_kb(db_url: str, mini_pack) -> str:  # type: ignore[no-untyped-def]
+    """A database holding the synthetic test topic; returns its URL."""
+    from ingest.pipeline import build_topic
+    from kb.store import Store
+
+    store = Store.open(db_url)
+    build_topic(store, mini_pack)
+    store.close()
+    return db_url
