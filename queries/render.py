@@ -9,6 +9,7 @@ filter, so a title containing ``<script>`` or Markdown link syntax renders as pl
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -22,18 +23,35 @@ from kb import models
 from queries import api, catalog
 from queries.db import DB
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:])")
+# Python-Markdown's backslash-escapable characters (plus | for tables). < and > are
+# HTML-escaped first; any other character would show its backslash.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 
 
 def escape_text(value: object) -> str:
     """Escape untrusted text for Markdown: HTML first, then every Markdown metacharacter."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if _missing(value):
         return ""
     escaped = html.escape(str(value), quote=False)
     escaped = re.sub(r"\s+", " ", escaped).strip()
     # Keep the entities html.escape produced intact; escape everything else Markdown might read.
     parts = re.split(r"(&(?:amp|lt|gt);)", escaped)
     return "".join(p if p.startswith("&") and p.endswith(";") else _MARKDOWN_SPECIALS.sub(r"\\\1", p) for p in parts)
+
+
+_TITLE_LOOKALIKES = str.maketrans({"<": "‹", ">": "›", "&": "＆"})
+
+
+def meta_title(value: object) -> str:
+    """A page title for front matter, as a quoted YAML string.
+
+    MkDocs puts the title into ``<title>``, the navigation and the search index, and themes
+    unescape it there (Material's ``striptags``), so escaping is not enough: angle brackets
+    and ampersands are replaced by look-alike characters. The page's heading keeps the
+    exact text.
+    """
+    plain = "" if _missing(value) else re.sub(r"\s+", " ", str(value)).strip()
+    return json.dumps(plain.translate(_TITLE_LOOKALIKES), ensure_ascii=False)
 
 
 def slug(value: str) -> str:
@@ -47,13 +65,13 @@ def condition_page(condition_id: str, context_id: str | None) -> str:
 
 
 def _count(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "–"
     return str(int(value))  # type: ignore[call-overload]
 
 
 def _percent(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "–"
     return f"{100 * float(value):.0f}%"  # type: ignore[arg-type]
 
@@ -62,8 +80,13 @@ def _design(value: object) -> str:
     return str(value).replace("_", " ") if value else "–"
 
 
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if v is pd.NA else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    """DataFrame rows as dicts, with every missing value (NaN, NA) as None for the templates."""
+    return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _environment(templates: Path) -> Environment:
@@ -77,6 +100,7 @@ def _environment(templates: Path) -> Environment:
     )
     env.filters.update(
         text=escape_text,
+        meta_title=meta_title,
         slug=slug,
         count=_count,
         percent=_percent,

@@ -1,0 +1,135 @@
+"""``kb build`` end to end: the installed command, a real database, the real MkDocs build."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from conftest import MINI_TOPIC, REPO
+from kb.store import Store
+
+KB = Path(sys.executable).with_name("kb")
+
+
+def kb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KB_DATABASE_URL"}
+    result = subprocess.run(
+        [str(KB), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, f"kb {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def dump(url: str) -> dict[str, list[tuple]]:
+    store = Store.open(url, upgrade=False)
+    with store.engine.connect() as conn:
+        tables = sorted(inspect(conn).get_table_names())
+        content = {t: sorted(map(tuple, conn.execute(text(f'SELECT * FROM "{t}"'))), key=repr) for t in tables}
+    store.close()
+    return content
+
+
+def html(site: Path, page: str) -> str:
+    return (site / page).read_text(encoding="utf-8")
+
+
+def visible_text(markup: str) -> str:
+    """The page's text with tags removed and whitespace folded, as a reader sees it."""
+    body = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", markup)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def test_build_mini_topic_twice_on_each_database(db_url: str, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = kb("build", "--topic", str(MINI_TOPIC), "--db", db_url, "--site-dir", str(site), cwd=tmp_path)
+    assert "Site built" in first.stdout
+    before = dump(db_url)
+    pages = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.html")}
+
+    kb("build", "--topic", str(MINI_TOPIC), "--db", db_url, "--site-dir", str(site), cwd=tmp_path)
+    assert dump(db_url) == before, "a second build changed the database"
+    again = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.html")}
+    assert again == pages, "a second build of the same KB changed the pages"
+
+    diltiazem = visible_text(html(site, "interventions/diltiazem.html"))
+    assert "Twelve treated, three improved a little on radiographs." in diltiazem
+    assert "3/12" in diltiazem and "systemic sclerosis" in diltiazem
+    ssc = visible_text(html(site, "conditions/calcinosis--systemic-sclerosis.html"))
+    assert "8/20 (40%; 95% CI 22%–61%)" in ssc
+
+
+def test_hostile_titles_render_as_text(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    kb("build", "--topic", str(MINI_TOPIC), "--db", f"sqlite:///{tmp_path}/kb.sqlite", "--site-dir", str(site), cwd=tmp_path)
+    for page in ("articles/local-hostile.html", "articles/index.html", "interventions/alendronate.html"):
+        markup = html(site, page)
+        assert "<script>window.__pwned" not in markup
+        assert "<img src=x" not in markup
+        assert 'href="javascript:' not in markup
+        assert "<b>Summary</b>" not in markup
+    heading = re.search(r"(?s)<h1[^>]*>(.*?)<a class=\"headerlink\"", html(site, "articles/local-hostile.html"))
+    assert heading is not None
+    assert heading.group(1) == (
+        '&lt;script&gt;window.__pwned = 1&lt;/script&gt;&lt;img src=x onerror="alert(1)"&gt; '
+        "[click](javascript:alert(1)) **bold**"
+    )
+    title = re.search(r"<title>(.*?)</title>", html(site, "articles/local-hostile.html"))
+    assert title is not None and "<" not in title.group(1)
+
+
+def test_bundled_topic_site_has_every_page_and_works_offline(tmp_path: Path) -> None:
+    from kb.topic import load_topic
+
+    site = tmp_path / "site"
+    db = f"sqlite:///{tmp_path}/kb.sqlite"
+    result = kb("build", "--db", db, "--site-dir", str(site), cwd=tmp_path)
+    assert str(site / "index.html") in result.stdout.replace("\n", "")
+
+    pack = load_topic("calcinosis")
+    for item in pack.vocabulary.interventions:
+        assert (site / "interventions" / f"{item.id}.html").is_file(), item.id
+    for condition in pack.vocabulary.conditions:
+        assert (site / "conditions" / f"{condition.id}.html").is_file()
+        for context in condition.contexts:
+            assert (site / "conditions" / f"{condition.id}--{context}.html").is_file(), (condition.id, context)
+
+    diltiazem = visible_text(html(site, "interventions/diltiazem.html"))
+    assert "systemic sclerosis" in diltiazem and "3/12" in diltiazem
+    home = visible_text(html(site, "index.html"))
+    assert pack.spec.question in home and "diltiazem" in home
+
+    index = (site / "search" / "search_index.json").read_text()
+    assert "diltiazem" in index and "calciphylaxis" in index
+    assert (site / "assets" / "vendor" / "iframe-worker" / "shim.js").is_file()
+    for page in site.rglob("*.html"):
+        markup = page.read_text(encoding="utf-8")
+        external = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="(https?:)?//[^"]*"', markup)
+        assert not external, f"{page} loads {external} from the network"
+        assert "fonts.googleapis" not in markup and "unpkg.com" not in markup
+
+
+def test_query_api_answers_the_readme_question(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/kb.sqlite"
+    kb("build", "--no-site", "--db", db, cwd=tmp_path)
+    code = (
+        "import queries; t = queries.treatments_for('calcinosis', context='systemic sclerosis');"
+        "print(t.to_string()); assert 'diltiazem' in set(t['intervention_id'])"
+    )
+    env = {**os.environ, "KB_DATABASE_URL": db}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "diltiazem" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["build", "--topic", "nope"], ["build", "--db", "mysql+nodriver://x/y"]])
+def test_bad_arguments_fail_with_one_clear_line(argv: list[str], tmp_path: Path) -> None:
+    result = subprocess.run([str(KB), *argv], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error:")
+    assert "Traceback" not in result.stderr
