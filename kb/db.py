@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from kb.errors import StoreError
 
@@ -37,7 +37,8 @@ def database_url(url: str | None = None) -> str:
 def create_kb_engine(url: str | None = None) -> Engine:
     """Create an engine for the KB database.
 
-    SQLite connections enforce foreign keys and wait up to 30 s for a lock instead of failing.
+    SQLite connections enforce foreign keys and wait up to 30 s for a lock instead of failing;
+    the folder of a new SQLite file is created.
 
     Raises:
         StoreError: the URL is malformed or names a driver that is not installed.
@@ -49,10 +50,17 @@ def create_kb_engine(url: str | None = None) -> Engine:
         raise StoreError(f"KB_DATABASE_URL {resolved!r} is not a database URL: {exc}") from exc
     try:
         if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(resolved, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(resolved, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise StoreError(
+            f"KB_DATABASE_URL {parsed.render_as_string(hide_password=True)!r} names an unsupported database "
+            f"({parsed.drivername}); use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from exc
     except ImportError as exc:
         raise StoreError(
             f"the database driver for {parsed.drivername!r} is not installed ({exc.name}); "

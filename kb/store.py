@@ -334,7 +334,7 @@ def _existing_hashes(session: Session, hashes: list[str]) -> set[str]:
     found: set[str] = set()
     for batch in _chunks(hashes):
         found.update(
-            session.execute(select(Finding.content_hash).where(col(Finding.content_hash).in_(batch))).scalars()
+            session.execute(select(col(Finding.content_hash)).where(col(Finding.content_hash).in_(batch))).scalars()
         )
     return found
 

@@ -128,9 +128,9 @@ class Vocabulary(BaseModel):
                 if comp not in intervention_ids:
                     problems.append(f"combination {i.id!r} names unknown component {comp!r}")
         for cond in self.conditions:
-            for ctx in cond.contexts:
-                if ctx not in context_ids:
-                    problems.append(f"condition {cond.id!r} names unknown context {ctx!r}")
+            for context_id in cond.contexts:
+                if context_id not in context_ids:
+                    problems.append(f"condition {cond.id!r} names unknown context {context_id!r}")
         for ctx in self.contexts:
             if ctx.parent and ctx.parent not in context_ids:
                 problems.append(f"context {ctx.id!r} names unknown parent {ctx.parent!r}")

@@ -52,6 +52,7 @@ _TREATMENT_COLUMNS = [
     "intervention",
     "kind",
     "class",
+    "interventions",
     "studies",
     "findings",
     "patients",
@@ -243,7 +244,8 @@ def treatments_for(
         db: where to read (see module docs).
 
     Returns:
-        Columns: level, intervention_id, intervention, kind, class, studies, findings,
+        Columns: level, intervention_id, intervention, kind, class, interventions (how many
+        interventions the row covers: 1, or a class's count), studies, findings,
         patients, responders, evaluable, response_rate, ci_low, ci_high, supporting, mixed,
         null, harmful, unclear, best_design, latest_year. Ranked by best design, then number
         of studies, then patients.
@@ -262,6 +264,7 @@ def treatments_for(
                 "intervention": first["intervention"],
                 "kind": first["intervention_kind"],
                 "class": first["class"],
+                "interventions": 1,
                 **aggregate(group),
             }
         )
@@ -301,6 +304,7 @@ def _class_rows(frame: pd.DataFrame, engine: Engine) -> list[dict[str, object]]:
                 "intervention": classes.get(class_id, class_id),
                 "kind": "class",
                 "class": classes.get(class_id, class_id),
+                "interventions": int(members["intervention_id"].nunique()),
                 **aggregate(members),
             }
         )

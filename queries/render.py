@@ -204,7 +204,7 @@ def data_dictionary() -> list[dict[str, Any]]:
         models.DiseaseContext,
         models.ConditionContext,
     ):
-        table = model.__table__  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[attr-defined,union-attr]
         fields = []
         for name, info in model.model_fields.items():
             column = table.columns.get(name)

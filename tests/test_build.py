@@ -66,7 +66,16 @@ def test_build_mini_topic_twice_on_each_database(db_url: str, tmp_path: Path) ->
 
 def test_hostile_titles_render_as_text(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    kb("build", "--topic", str(MINI_TOPIC), "--db", f"sqlite:///{tmp_path}/kb.sqlite", "--site-dir", str(site), cwd=tmp_path)
+    kb(
+        "build",
+        "--topic",
+        str(MINI_TOPIC),
+        "--db",
+        f"sqlite:///{tmp_path}/kb.sqlite",
+        "--site-dir",
+        str(site),
+        cwd=tmp_path,
+    )
     for page in ("articles/local-hostile.html", "articles/index.html", "interventions/alendronate.html"):
         markup = html(site, page)
         assert "<script>window.__pwned" not in markup
@@ -132,4 +141,10 @@ def test_bad_arguments_fail_with_one_clear_line(argv: list[str], tmp_path: Path)
     result = subprocess.run([str(KB), *argv], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert result.stderr.startswith("error:")
+    assert result.stderr.count("\n") == 1, "one line, not wrapped"
     assert "Traceback" not in result.stderr
+
+
+def test_build_creates_the_folder_of_a_new_sqlite_kb(tmp_path: Path) -> None:
+    kb("build", "--no-site", "--db", f"sqlite:///{tmp_path}/new/folder/kb.sqlite", cwd=tmp_path)
+    assert (tmp_path / "new" / "folder" / "kb.sqlite").is_file()

@@ -49,6 +49,7 @@ def test_treatments_for_ssc_counts_by_hand(mini_kb: str) -> None:
     assert dil["latest_year"] == 2015
     ccb = table.loc["calcium-channel-blocker"]  # class row: diltiazem plus the combination
     assert (ccb["level"], ccb["studies"], ccb["patients"], ccb["responders"]) == ("class", 4, 22, 9)
+    assert (ccb["interventions"], dil["interventions"]) == (2, 1)
     bis = table.loc["bisphosphonate"]  # only the combination is in SSc
     assert (bis["studies"], bis["responders"], bis["evaluable"]) == (1, 1, 2)
     # Ranked by best design, then studies, then patients, then name.
@@ -90,7 +91,7 @@ def test_findings_filters(mini_kb: str) -> None:
 
 def test_queries_are_read_only(mini_kb: str) -> None:
     engine = queries.connect(mini_kb)
-    with pytest.raises(Exception, match="(?i)read.?only"), engine.begin() as conn:
+    with pytest.raises(Exception, match=r"(?i)read.?only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM finding"))
 
 

@@ -1,0 +1,115 @@
+"""Benchmarks: each measures something and a named baseline in the same run, and prints
+the ratio. Timings are medians of repeated runs; nothing here asserts a speed (machines are
+shared and noisy), the ratios are for people to read.
+
+Run with ``make bench`` (or ``python tests/benchmarks/run.py [NAME ...]``).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+
+@dataclass
+class Result:
+    benchmark: str
+    measured: str
+    value: float
+    baseline: str
+    baseline_value: float
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline_value if self.baseline_value else float("nan")
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_store_build() -> list[Result]:
+    """Loading the bundled topic into a fresh SQLite KB, against re-loading it unchanged."""
+    from ingest.pipeline import build_topic
+    from kb.store import Store
+    from kb.topic import load_topic
+
+    pack = load_topic("calcinosis")
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = iter(range(1000))
+
+        def cold() -> None:
+            store = Store.open(f"sqlite:///{tmp}/cold{next(counter)}.sqlite")
+            build_topic(store, pack)
+            store.close()
+
+        warm_store = Store.open(f"sqlite:///{tmp}/warm.sqlite")
+        build_topic(warm_store, pack)
+        cold_time = median_time(cold)
+        warm_time = median_time(lambda: build_topic(warm_store, pack))
+        warm_store.close()
+    return [
+        Result("store", "rebuild of an unchanged KB (no-op upserts)", warm_time, "first build (fresh DB)", cold_time)
+    ]
+
+
+def bench_site_build() -> list[Result]:
+    """The full site build, against rendering the pages alone (the share left is MkDocs')."""
+    from ingest.pipeline import build_topic
+    from kb.store import Store
+    from kb.topic import load_topic
+    from queries.render import render_pages
+    from queries.site import build_site
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{tmp}/kb.sqlite"
+        store = Store.open(db)
+        build_topic(store, load_topic("calcinosis"))
+        store.close()
+        render = median_time(lambda: render_pages(REPO / "site" / "templates", db=db), repeat=3)
+        full = median_time(lambda: build_site(Path(tmp) / "site", db=db), repeat=3)
+    return [
+        Result("site", "full site build (render + MkDocs)", full, "rendering pages from the KB", render),
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
+    "store": bench_store_build,
+    "site": bench_site_build,
+}
+
+
+def main(names: list[str]) -> int:
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    chosen = names or list(BENCHMARKS)
+    unknown = [n for n in chosen if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    print(f"{'benchmark':<10} {'measured':<45} {'value':>10} {'baseline':<32} {'value':>10} {'ratio':>7}")
+    for name in chosen:
+        for r in BENCHMARKS[name]():
+            print(
+                f"{r.benchmark:<10} {r.measured:<45} {r.value:>9.3f}{r.unit} {r.baseline:<32} "
+                f"{r.baseline_value:>9.3f}{r.unit} {r.ratio:>7.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
