@@ -202,6 +202,20 @@ class Citation(SQLModel, table=True):
     )
 
 
+class MissingRecord(SQLModel, table=True):
+    """An identifier NCBI was asked for and did not return (deleted, merged or unknown).
+
+    Recorded instead of retried forever; a later fetch that returns it removes the row.
+    """
+
+    __tablename__ = "missing_record"
+
+    id: str = Field(primary_key=True, description="CURIE that was asked for, e.g. pubmed:123.")
+    reason: str = Field(description="not_returned (EFetch gave nothing), deleted (DeleteCitation), or no_links.")
+    detail: str = Field(default="", description="Which request or file reported it.")
+    first_seen: datetime | None = Field(default=None, description="When it was first found missing (UTC).")
+
+
 # -- findings ------------------------------------------------------------------------------
 
 #: Fields that define a finding's content; the content hash is taken over exactly these.

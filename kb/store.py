@@ -34,6 +34,7 @@ from kb.models import (
     Intervention,
     InterventionClass,
     InterventionComponent,
+    MissingRecord,
     Topic,
     finding_id,
 )
@@ -200,6 +201,9 @@ class Store:
     def save_articles(self, records: Iterable[ArticleRecord], *, fill_only: bool = False) -> Changes:
         """Upsert articles by id.
 
+        An empty value in a record (None, "", []) never erases a stored one, so sources that
+        know different fields (PubMed, curated records) converge instead of flip-flopping.
+
         Args:
             records: articles to save.
             fill_only: only fill fields that are empty in the stored row. Curated
@@ -223,9 +227,9 @@ class Store:
                     updated = False
                     for name in fields:
                         new, old = getattr(record, name), getattr(row, name)
-                        if fill_only and old not in (None, [], ""):
-                            continue
-                        if fill_only and new in (None, [], ""):
+                        if new is None or new == [] or new == "":
+                            continue  # an absent value never erases a known one
+                        if fill_only and not (old is None or old == [] or old == ""):
                             continue
                         if new != old:
                             setattr(row, name, new)
@@ -250,6 +254,56 @@ class Store:
         """Record citation links (citing → cited, with how each is known)."""
         with self.session() as session:
             return _upsert(session, Citation, list(citations))
+
+    def save_missing(self, records: Iterable[MissingRecord]) -> Changes:
+        """Record identifiers NCBI did not return; the first sighting's time is kept."""
+        rows = list(records)
+        now = _now()
+        for row in rows:
+            row.first_seen = row.first_seen or now
+        with self.session() as session:
+            return _upsert(session, MissingRecord, rows, keep={"first_seen"})
+
+    def clear_missing(self, ids: Iterable[str]) -> Changes:
+        """Forget that these identifiers were missing (they have been fetched since)."""
+        wanted = list(ids)
+        changes = Changes()
+        with self.session() as session:
+            for batch in _chunks(wanted):
+                result = session.execute(delete(MissingRecord).where(col(MissingRecord.id).in_(batch)))
+                changes.removed += result.rowcount or 0  # type: ignore[attr-defined]
+        return changes
+
+    def delete_articles(self, ids: Iterable[str]) -> tuple[Changes, list[str]]:
+        """Apply PubMed deletions: remove articles with their sources, citations and extracted findings.
+
+        An article that curated findings cite is kept (a curator must decide) and returned in
+        the second element.
+        """
+        wanted = list(dict.fromkeys(ids))
+        changes = Changes()
+        kept: list[str] = []
+        with self.session() as session:
+            for batch in _chunks(wanted):
+                curated = set(
+                    session.execute(
+                        select(col(Finding.article_id)).where(
+                            col(Finding.article_id).in_(batch), col(Finding.origin) == "curated"
+                        )
+                    ).scalars()
+                )
+                kept.extend(a for a in batch if a in curated)
+                doomed = [a for a in batch if a not in curated]
+                if not doomed:
+                    continue
+                session.execute(delete(Finding).where(col(Finding.article_id).in_(doomed)))
+                session.execute(delete(ArticleSource).where(col(ArticleSource.article_id).in_(doomed)))
+                session.execute(
+                    delete(Citation).where(col(Citation.citing_id).in_(doomed) | col(Citation.cited_id).in_(doomed))
+                )
+                result = session.execute(delete(Article).where(col(Article.id).in_(doomed)))
+                changes.removed += result.rowcount or 0  # type: ignore[attr-defined]
+        return changes, kept
 
     # -- findings ------------------------------------------------------------------------
 

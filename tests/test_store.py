@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from ingest.curated import load_curated
 from ingest.pipeline import build_topic
+from kb.db import alembic_config, create_kb_engine
 from kb.errors import StoreError
 from kb.models import ArticleRecord, FindingRecord
 from kb.store import Store
@@ -32,7 +35,27 @@ def test_migrations_create_exactly_the_models_schema(db_url: str) -> None:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     store.close()
     assert diff == [], "the models changed without a migration: run alembic revision --autogenerate"
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_kb_made_by_the_first_release_survives_the_upgrade(db_url: str) -> None:
+    engine = create_kb_engine(db_url)
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO article (id, title, authors, publication_types, mesh_terms, retracted) "
+                "VALUES ('pubmed:1', 'Kept', '[]', '[]', '[]', false)"
+            )
+        )
+    engine.dispose()
+    store = Store.open(db_url)  # upgrades to the newest revision
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT title FROM article")).scalar_one() == "Kept"
+        assert conn.execute(text("SELECT COUNT(*) FROM missing_record")).scalar_one() == 0
+    store.close()
 
 
 def test_opening_twice_keeps_data(mini_kb: str) -> None:
