@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -83,6 +84,118 @@ def build(
         console.print(
             f"Open it in a browser (file://{index}), or run [bold]kb serve[/] and visit http://127.0.0.1:8000/"
         )
+
+
+CacheOption = Annotated[
+    Path,
+    typer.Option("--cache-dir", envvar="KB_CACHE_DIR", help="Raw response cache (replayed by --offline)."),
+]
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    for pattern in ("%Y/%m/%d", "%Y-%m-%d", "%Y/%m", "%Y"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise typer.BadParameter(f"{value!r} is not a date; use YYYY/MM/DD", param_hint=option)
+
+
+@app.command()
+def fetch(
+    pmid: Annotated[list[str] | None, typer.Option("--pmid", help="Seed PMID (repeat for several).")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="A PubMed query.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Earliest date for --query (YYYY/MM/DD).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Latest date for --query (YYYY/MM/DD).")] = None,
+    datetype: Annotated[
+        str, typer.Option("--datetype", help="Date --since/--until apply to: edat, mdat, pdat.")
+    ] = "edat",
+    refs_depth: Annotated[int, typer.Option("--refs-depth", min=0, max=3, help="Levels of references to follow.")] = 0,
+    cited_by_depth: Annotated[
+        int, typer.Option("--cited-by-depth", min=0, max=3, help="Levels of citing papers to follow.")
+    ] = 0,
+    email: Annotated[str | None, typer.Option("--email", envvar="NCBI_EMAIL", help="Your email, sent to NCBI.")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="Requests per second (at most NCBI's limit).")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Replay the raw cache only; no network.")] = False,
+    topic: TopicOption = "calcinosis",
+    db: DbOption = None,
+    cache_dir: CacheOption = Path(".kb-cache"),
+) -> None:
+    """Fetch PubMed records by PMID or query, following references and citing papers.
+
+    NCBI_API_KEY (from the environment only; never shown or stored) raises the rate limit
+    from 3 to 10 requests per second. KB_EUTILS_URL points every request at another server.
+    """
+    from ingest.cache import RawCache
+    from ingest.entrez import EntrezClient, EntrezConfig
+    from ingest.errors import FetchError
+    from ingest.fetch import fetch_into_store
+    from kb.store import Store
+
+    if not pmid and not query:
+        raise _fail(ValueError("give at least one --pmid or a --query"))
+    if datetype not in ("edat", "mdat", "pdat"):
+        raise typer.BadParameter("use edat, mdat or pdat", param_hint="--datetype")
+    try:
+        client = EntrezClient(EntrezConfig.from_env(email=email, rate=rate), RawCache(cache_dir), offline=offline)
+        store = Store.open(db)
+        report = fetch_into_store(
+            client,
+            store,
+            _topic_id(topic),
+            pmids=pmid or [],
+            query=query,
+            since=_parse_date(since, "--since"),
+            until=_parse_date(until, "--until"),
+            datetype=datetype,  # type: ignore[arg-type]
+            refs_depth=refs_depth,
+            cited_by_depth=cited_by_depth,
+        )
+        store.close()
+    except (KBError, IngestError, FetchError) as exc:
+        raise _fail(exc) from exc
+    for line in report.lines():
+        console.print(line, highlight=False)
+    stats = client.stats
+    per_endpoint = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_endpoint.items())) or "none"
+    console.print(
+        f"requests: {stats.requests} ({per_endpoint}); retries: {stats.retries}; "
+        f"replayed from cache: {stats.cache_hits}",
+        highlight=False,
+    )
+
+
+@app.command("ingest")
+def ingest_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="PubMed XML files (.xml or .xml.gz), baseline, update or efetch.")
+    ],
+    topic: TopicOption = "calcinosis",
+    db: DbOption = None,
+) -> None:
+    """Load PubMed XML files into the KB, applying their DeleteCitation entries."""
+    from ingest.fetch import ingest_files
+    from kb.store import Store
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise _fail(FileNotFoundError(f"no such file: {', '.join(missing)}"))
+    try:
+        store = Store.open(db)
+        report = ingest_files(store, files, _topic_id(topic))
+        store.close()
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    for line in report.lines():
+        console.print(line, highlight=False)
+
+
+def _topic_id(topic: str) -> str:
+    from kb.topic import load_topic
+
+    return load_topic(topic).id
 
 
 @app.command()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @dataclass
@@ -88,9 +89,25 @@ def bench_site_build() -> list[Result]:
     ]
 
 
+def bench_parse() -> list[Result]:
+    """PubMed XML parsing throughput and memory (see parse_bench.py)."""
+    import parse_bench
+
+    return parse_bench.bench_parse()  # type: ignore[no-any-return]
+
+
+def bench_fetch() -> list[Result]:
+    """Entrez client request counts and rate against the fake server (see fetch_bench.py)."""
+    import fetch_bench
+
+    return fetch_bench.bench_fetch()  # type: ignore[no-any-return]
+
+
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "store": bench_store_build,
     "site": bench_site_build,
+    "parse": bench_parse,
+    "fetch": bench_fetch,
 }
 
 
@@ -101,12 +118,12 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    print(f"{'benchmark':<10} {'measured':<45} {'value':>10} {'baseline':<32} {'value':>10} {'ratio':>7}")
+    print(f"{'benchmark':<10} {'measured':<45} {'value':>15} {'baseline':<32} {'value':>15} {'ratio':>7}")
     for name in chosen:
         for r in BENCHMARKS[name]():
             print(
-                f"{r.benchmark:<10} {r.measured:<45} {r.value:>9.3f}{r.unit} {r.baseline:<32} "
-                f"{r.baseline_value:>9.3f}{r.unit} {r.ratio:>7.2f}"
+                f"{r.benchmark:<10} {r.measured:<45} {r.value:>10.3f}{r.unit:<5} {r.baseline:<32} "
+                f"{r.baseline_value:>10.3f}{r.unit:<5} {r.ratio:>7.2f}"
             )
     return 0
 

@@ -1,0 +1,555 @@
+"""The Entrez client: the only module that talks to NCBI.
+
+Requests are built by Biopython's ``Bio.Entrez`` and sent through ``Bio.Entrez.urlopen``, but
+sending, pacing, retrying and checking are ours, because Bio.Entrez (1.88) gets them wrong
+for a long unattended job: its rate limiter is a global without a lock, it retries 429 and
+5xx at once without passing the limiter again, it never retries a truncated body, it calls
+``urlopen`` without a timeout, and a comma-joined ``id`` list to ELink merges every paper's
+links into one set.
+
+Here:
+
+- one lock-protected limiter paces *every* attempt (3 requests/s without an API key, 10 with
+  one, or lower if configured), and a 429 pauses it for everyone (``Retry-After`` honoured);
+- retries use exponential backoff with full jitter, for 429, 5xx, connection errors,
+  timeouts, truncated bodies, HTML pages and transient ``<ERROR>`` messages inside a 200;
+- 400 and 414 split the batch in two;
+- EFetch posts batches of ids and checks the PMIDs returned against those requested; ids
+  still missing after one more try are reported, not retried forever;
+- ELink asks one link name at a time in the one-set-per-id form, so each link keeps its source;
+- ESearch works in date windows and splits a window that reaches PubMed's 9,999-record cap;
+- every body goes to the raw cache before it is parsed; ``offline`` replays the cache.
+
+The API key is never logged, stored in the cache or shown in errors.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import os
+import random
+import re
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, TypeVar
+
+from Bio import Entrez
+
+from ingest.cache import RawCache
+from ingest.errors import FetchError, ParseError
+from ingest.pubmed import DeletedCitations, PubmedArticle, parse_pubmed_bytes
+
+log = logging.getLogger(__name__)
+
+EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+SEARCH_CAP = 9999
+LinkName = Literal["pubmed_pubmed_refs", "pubmed_pubmed_citedin"]
+DateType = Literal["edat", "mdat", "pdat"]
+
+T = TypeVar("T")
+
+#: ``<ERROR>`` messages that no retry will fix.
+_PERMANENT_ERRORS = (
+    "invalid",
+    "cannot be larger than",
+    "empty id list",
+    "neither query_key nor id",
+    "unknown",
+    "not supported",
+    "bad request",
+)
+_ERROR_RE = re.compile(rb"<ERROR>(.*?)</ERROR>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class EntrezConfig:
+    """How to reach NCBI and how hard to push it.
+
+    ``NCBI_EMAIL``, ``NCBI_API_KEY`` and ``KB_EUTILS_URL`` come from the environment through
+    :meth:`from_env`; the key is kept out of ``repr``.
+    """
+
+    email: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    tool: str = "treatment-evidence-kb"
+    base_url: str = EUTILS_URL
+    rate: float | None = None
+    concurrency: int = 3
+    timeout: float = 60.0
+    max_tries: int = 6
+    backoff: float = 0.5
+    backoff_cap: float = 60.0
+    efetch_batch: int = 200
+    elink_batch: int = 100
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> EntrezConfig:
+        values: dict[str, Any] = {
+            "email": os.environ.get("NCBI_EMAIL") or None,
+            "api_key": os.environ.get("NCBI_API_KEY") or None,
+            "base_url": os.environ.get("KB_EUTILS_URL") or EUTILS_URL,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def allowed_rate(self) -> float:
+        """Requests per second: NCBI's limit (3, or 10 with a key), or the configured lower rate."""
+        ncbi = 10.0 if self.api_key else 3.0
+        return min(self.rate, ncbi) if self.rate else ncbi
+
+
+class RateLimiter:
+    """Spaces request starts evenly at ``rate`` per second, across threads.
+
+    Starts are spaced 1 % wider than ``1/rate`` so that no sliding one-second window on the
+    server's clock ever holds more than ``rate`` requests.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.interval = 1.01 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait for the next free slot."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request back for ``seconds`` (after a 429)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
+
+@dataclass
+class RequestStats:
+    """Counts of what the client did, for reports and benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    problems: dict[str, int] = field(default_factory=dict)
+    cache_hits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, endpoint: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+
+    def problem(self, kind: str) -> None:
+        with self._lock:
+            self.retries += 1
+            self.problems[kind] = self.problems.get(kind, 0) + 1
+
+
+class _Retry(Exception):
+    """A transient failure: wait and try again (``wait`` overrides the backoff)."""
+
+    def __init__(self, kind: str, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.wait = wait
+
+
+class _Split(Exception):
+    """The server refused the batch as too large (400 / 414): split it."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """PMIDs matching a query, and the date windows that were searched."""
+
+    pmids: tuple[str, ...]
+    windows: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Articles returned by EFetch, deletions announced, and requested ids never returned."""
+
+    articles: tuple[PubmedArticle, ...]
+    deleted: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """For each source PMID, the PMIDs linked under one link name; ids with no answer."""
+
+    linkname: str
+    links: dict[str, tuple[str, ...]]
+    missing: tuple[str, ...]
+
+
+class EntrezClient:
+    """A polite, fault-tolerant E-utilities client (see the module docs).
+
+    Args:
+        config: where NCBI is and how hard to push it.
+        cache: the raw cache; every response is written there before it is parsed.
+        offline: answer only from the cache, never touch the network.
+    """
+
+    def __init__(self, config: EntrezConfig, cache: RawCache | None = None, *, offline: bool = False) -> None:
+        if not offline and not config.email:
+            raise FetchError("NCBI asks every E-utilities user for an email address: pass --email or set NCBI_EMAIL")
+        if offline and cache is None:
+            raise FetchError("offline mode replays the raw cache, but no cache was given")
+        self.config = config
+        self.cache = cache
+        self.offline = offline
+        self.limiter = RateLimiter(config.allowed_rate)
+        self.stats = RequestStats()
+
+    # -- the request loop ----------------------------------------------------------------
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        full = {"tool": self.config.tool, "email": self.config.email, **params}
+        if self.config.api_key:
+            full["api_key"] = self.config.api_key
+        return full
+
+    def request(
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        check: Callable[[bytes], T],
+        *,
+        post: bool = False,
+        join_ids: bool = True,
+    ) -> T:
+        """Send one E-utilities request until it yields a body that ``check`` accepts.
+
+        ``check`` parses the body and raises :class:`ParseError` (or ``_Retry``) when the
+        body is not what was asked for; that counts as a failed attempt.
+
+        Raises:
+            FetchError: every attempt failed, or the failure is permanent; the message says
+                what happened and what to do.
+            _Split: the server refused the batch as too large.
+        """
+        cache_params = {**params, "_form": "per-id" if not join_ids else "joined"}
+        if self.offline:
+            assert self.cache is not None
+            body = self.cache.get(endpoint, cache_params)
+            if body is None:
+                raise FetchError(
+                    f"{endpoint} {_describe(params)} is not in the raw cache at {self.cache.root}; "
+                    "run without --offline to fetch it"
+                )
+            self.stats.cache_hits += 1
+            return check(body)
+
+        last = "no attempt made"
+        for attempt in range(1, self.config.max_tries + 1):
+            self.limiter.acquire()
+            self.stats.count(endpoint)
+            try:
+                body, status, content_type = self._send(endpoint, params, post=post, join_ids=join_ids)
+                key = (
+                    self.cache.put_pending(endpoint, cache_params, body, status=status, content_type=content_type)
+                    if self.cache
+                    else None
+                )
+                try:
+                    result = self._check(body, content_type, check)
+                except (_Retry, FetchError) as exc:
+                    if self.cache and key:
+                        self.cache.reject(endpoint, key, str(exc))
+                    raise
+                if self.cache and key:
+                    self.cache.promote(endpoint, key)
+                return result
+            except _Retry as exc:
+                last = str(exc)
+                self.stats.problem(exc.kind)
+                if attempt == self.config.max_tries:
+                    break
+                wait = exc.wait if exc.wait is not None else self._backoff(attempt)
+                if exc.kind == "429":
+                    self.limiter.pause(wait)
+                log.info("%s attempt %d failed (%s); retrying in %.1f s", endpoint, attempt, exc, wait)
+                time.sleep(wait)
+        raise FetchError(
+            f"{endpoint} {_describe(params)} failed after {self.config.max_tries} attempts; last: {last}. "
+            "NCBI may be down or throttling; run again later (what was fetched is kept)"
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.config.backoff_cap, self.config.backoff * 2**attempt))  # noqa: S311
+
+    def _send(self, endpoint: str, params: dict[str, Any], *, post: bool, join_ids: bool) -> tuple[bytes, int, str]:
+        url = f"{self.config.base_url.rstrip('/')}/{endpoint}.fcgi"
+        request = Entrez._build_request(url, self._params(params), post=post or None, join_ids=join_ids)
+        try:
+            with Entrez.urlopen(request, timeout=self.config.timeout) as response:
+                body = response.read()
+                status = response.status
+                content_type = response.headers.get_content_type()
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+            if code == 429:
+                raise _Retry(
+                    "429", "HTTP 429 Too Many Requests", _retry_after(exc.headers.get("Retry-After"))
+                ) from None
+            if code in (400, 414):
+                raise _Split(f"HTTP {code}") from None
+            if code >= 500:
+                raise _Retry(f"{code}", f"HTTP {code} {exc.reason}") from None
+            raise FetchError(f"{endpoint} {_describe(params)} was refused: HTTP {code} {exc.reason}") from None
+        except http.client.IncompleteRead as exc:
+            raise _Retry("truncated", f"body cut off after {len(exc.partial)} bytes") from None
+        except TimeoutError as exc:
+            raise _Retry("timeout", f"no answer within {self.config.timeout:.0f} s") from exc
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise _Retry("timeout", f"no answer within {self.config.timeout:.0f} s") from exc
+            raise _Retry("connection", f"connection failed: {reason}") from exc
+        return body, status, content_type
+
+    @staticmethod
+    def _check(body: bytes, content_type: str, check: Callable[[bytes], T]) -> T:
+        head = body[:1024].lstrip().lower()
+        if content_type == "text/html" or head.startswith((b"<!doctype html", b"<html")):
+            raise _Retry("html", "an HTML page came back instead of XML")
+        error = _ERROR_RE.search(body[:65536])
+        if error and error.group(1).strip():
+            message = error.group(1).decode("utf-8", "replace").strip()
+            if any(p in message.lower() for p in _PERMANENT_ERRORS):
+                raise FetchError(f"NCBI answered with an error: {message}")
+            raise _Retry("error-200", f"NCBI answered with an error: {message}")
+        try:
+            return check(body)
+        except ParseError as exc:
+            raise _Retry("malformed", str(exc)) from exc
+
+    # -- ESearch ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        term: str,
+        *,
+        mindate: date | None = None,
+        maxdate: date | None = None,
+        datetype: DateType = "edat",
+    ) -> SearchResult:
+        """Every PMID matching ``term`` with a ``datetype`` date in [mindate, maxdate].
+
+        Windows reaching PubMed's 9,999-record cap are split in two until each fits.
+
+        Raises:
+            FetchError: the search failed, or a single day holds more than 9,999 records.
+        """
+        start = mindate or date(1800, 1, 1)
+        end = maxdate or date.today()
+        pmids: dict[str, None] = {}
+        windows: list[tuple[str, str, int]] = []
+        pending = [(start, end)]
+        while pending:
+            low, high = pending.pop(0)
+            count, ids = self._search_window(term, low, high, datetype)
+            if count > len(ids):
+                if low >= high:
+                    raise FetchError(
+                        f"{count} records match {term!r} on {low:%Y/%m/%d} alone, more than PubMed returns "
+                        f"({SEARCH_CAP}); narrow the query"
+                    )
+                middle = low + (high - low) // 2
+                pending[:0] = [(low, middle), (middle + timedelta(days=1), high)]
+                continue
+            windows.append((f"{low:%Y/%m/%d}", f"{high:%Y/%m/%d}", count))
+            pmids.update(dict.fromkeys(ids))
+        return SearchResult(pmids=tuple(pmids), windows=tuple(windows))
+
+    def _search_window(self, term: str, low: date, high: date, datetype: str) -> tuple[int, list[str]]:
+        params = {
+            "db": "pubmed",
+            "term": term,
+            "datetype": datetype,
+            "mindate": f"{low:%Y/%m/%d}",
+            "maxdate": f"{high:%Y/%m/%d}",
+            "retmax": SEARCH_CAP,
+            "retmode": "xml",
+        }
+
+        def check(body: bytes) -> tuple[int, list[str]]:
+            record = _entrez_read(body, "esearch")
+            return int(record["Count"]), [str(i) for i in record["IdList"]]
+
+        return self.request("esearch", params, check, post=True)
+
+    # -- EFetch ----------------------------------------------------------------------------
+
+    def fetch(self, pmids: Iterable[str]) -> FetchResult:
+        """PubMed records for ``pmids``, fetched in POST batches by a few threads.
+
+        Ids the first batch did not return are asked for once more on their own; those still
+        missing are reported in ``missing`` (deleted, merged or never existed).
+        """
+        wanted = sorted(set(_check_pmids(pmids)), key=int)
+        batches = [wanted[i : i + self.config.efetch_batch] for i in range(0, len(wanted), self.config.efetch_batch)]
+        articles: dict[str, PubmedArticle] = {}
+        deleted: set[str] = set()
+        for found, gone in self._map(self._fetch_batch, batches):
+            articles.update((a.pmid, a) for a in found)
+            deleted.update(gone)
+        missing = [p for p in wanted if p not in articles]
+        if missing:
+            for found, gone in self._map(
+                self._fetch_batch,
+                [missing[i : i + self.config.efetch_batch] for i in range(0, len(missing), self.config.efetch_batch)],
+            ):
+                articles.update((a.pmid, a) for a in found)
+                deleted.update(gone)
+            missing = [p for p in wanted if p not in articles]
+        return FetchResult(
+            articles=tuple(articles[p] for p in wanted if p in articles),
+            deleted=tuple(sorted(deleted, key=int)),
+            missing=tuple(missing),
+        )
+
+    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str]]:
+        params = {"db": "pubmed", "id": ",".join(batch), "retmode": "xml"}
+        requested = set(batch)
+
+        def check(body: bytes) -> tuple[list[PubmedArticle], list[str]]:
+            records = parse_pubmed_bytes(body, source_name=f"efetch of {len(batch)} ids")
+            found = [r for r in records if isinstance(r, PubmedArticle)]
+            gone = [p for r in records if isinstance(r, DeletedCitations) for p in r.pmids]
+            stray = {a.pmid for a in found} - requested
+            if stray:
+                raise ParseError(f"efetch returned PMIDs that were not asked for: {sorted(stray)[:5]}")
+            return found, gone
+
+        try:
+            return self.request("efetch", params, check, post=True)
+        except _Split:
+            if len(batch) == 1:
+                raise FetchError(f"NCBI refuses to fetch PMID {batch[0]} (HTTP 400)") from None
+            half = len(batch) // 2
+            first, second = self._fetch_batch(batch[:half]), self._fetch_batch(batch[half:])
+            return first[0] + second[0], first[1] + second[1]
+
+    # -- ELink -----------------------------------------------------------------------------
+
+    def links(self, pmids: Iterable[str], linkname: LinkName) -> LinkResult:
+        """For each PMID, the PMIDs it is linked to by ``linkname``.
+
+        ``pubmed_pubmed_refs`` gives what each paper cites, ``pubmed_pubmed_citedin`` the
+        papers citing it. Ids are sent in the one-set-per-id form so every link keeps its
+        source.
+        """
+        wanted = sorted(set(_check_pmids(pmids)), key=int)
+        size = self.config.elink_batch
+        links: dict[str, tuple[str, ...]] = {}
+        for part in self._map(
+            lambda b: self._link_batch(b, linkname), [wanted[i : i + size] for i in range(0, len(wanted), size)]
+        ):
+            links.update(part)
+        missing = [p for p in wanted if p not in links]
+        if missing:
+            for part in self._map(
+                lambda b: self._link_batch(b, linkname), [missing[i : i + size] for i in range(0, len(missing), size)]
+            ):
+                links.update(part)
+            missing = [p for p in wanted if p not in links]
+        return LinkResult(linkname=linkname, links={p: links[p] for p in wanted if p in links}, missing=tuple(missing))
+
+    def _link_batch(self, batch: list[str], linkname: str) -> dict[str, tuple[str, ...]]:
+        params = {"dbfrom": "pubmed", "db": "pubmed", "linkname": linkname, "cmd": "neighbor", "id": list(batch)}
+        requested = set(batch)
+
+        def check(body: bytes) -> dict[str, tuple[str, ...]]:
+            result: dict[str, tuple[str, ...]] = {}
+            for linkset in _entrez_read(body, "elink"):
+                ids = [str(i) for i in linkset.get("IdList", [])]
+                if len(ids) != 1:
+                    raise ParseError(f"elink merged {len(ids)} ids into one link set; expected one set per id")
+                if ids[0] not in requested:
+                    raise ParseError(f"elink answered for PMID {ids[0]}, which was not asked for")
+                targets = [
+                    str(link["Id"])
+                    for db in linkset.get("LinkSetDb", [])
+                    if db.get("LinkName") == linkname
+                    for link in db.get("Link", [])
+                ]
+                result[ids[0]] = tuple(targets)
+            return result
+
+        try:
+            return self.request("elink", params, check, post=True, join_ids=False)
+        except _Split:
+            if len(batch) == 1:
+                raise FetchError(f"NCBI refuses links for PMID {batch[0]} (HTTP 400)") from None
+            half = len(batch) // 2
+            return {**self._link_batch(batch[:half], linkname), **self._link_batch(batch[half:], linkname)}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _map(self, fn: Callable[[list[str]], T], batches: Sequence[list[str]]) -> list[T]:
+        if len(batches) <= 1 or self.config.concurrency <= 1:
+            return [fn(b) for b in batches]
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="entrez") as pool:
+            return list(pool.map(fn, batches))
+
+
+def _entrez_read(body: bytes, endpoint: str) -> Any:
+    try:
+        return Entrez.read(io.BytesIO(body), validate=True)
+    except RuntimeError as exc:  # an <ERROR> the pre-check did not see
+        raise ParseError(f"{endpoint}: {exc}") from exc
+    except Exception as exc:  # CorruptedXMLError, NotXMLError, ValidationError, expat errors
+        raise ParseError(
+            f"{endpoint}: the response is not valid E-utilities XML ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _check_pmids(pmids: Iterable[str]) -> list[str]:
+    checked = []
+    for pmid in pmids:
+        text = str(pmid).strip().removeprefix("pubmed:")
+        if not text.isdigit():
+            raise FetchError(f"{pmid!r} is not a PMID (PMIDs are whole numbers such as 38535057)")
+        checked.append(str(int(text)))
+    return checked
+
+
+def _describe(params: dict[str, Any]) -> str:
+    ids = params.get("id")
+    if ids is not None:
+        n = len(ids) if isinstance(ids, list) else len(str(ids).split(","))
+        return f"for {n} id{'s' if n != 1 else ''}"
+    if "term" in params:
+        return f"for {params['term']!r} {params.get('mindate', '')}–{params.get('maxdate', '')}"
+    return ""
