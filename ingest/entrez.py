@@ -401,29 +401,21 @@ class EntrezClient:
     def fetch(self, pmids: Iterable[str]) -> FetchResult:
         """PubMed records for ``pmids``, fetched in POST batches by a few threads.
 
-        Ids the first batch did not return are asked for once more on their own; those still
+        Ids the first pass did not return are asked for once more on their own; those still
         missing are reported in ``missing`` (deleted, merged or never existed).
         """
         wanted = sorted(set(_check_pmids(pmids)), key=int)
-        batches = [wanted[i : i + self.config.efetch_batch] for i in range(0, len(wanted), self.config.efetch_batch)]
         articles: dict[str, PubmedArticle] = {}
         deleted: set[str] = set()
-        for found, gone in self._map(self._fetch_batch, batches):
-            articles.update((a.pmid, a) for a in found)
-            deleted.update(gone)
-        missing = [p for p in wanted if p not in articles]
-        if missing:
-            for found, gone in self._map(
-                self._fetch_batch,
-                [missing[i : i + self.config.efetch_batch] for i in range(0, len(missing), self.config.efetch_batch)],
-            ):
+        for _ in range(2):
+            todo = [p for p in wanted if p not in articles]
+            for found, gone in self._batched(todo, self.config.efetch_batch, self._fetch_batch):
                 articles.update((a.pmid, a) for a in found)
                 deleted.update(gone)
-            missing = [p for p in wanted if p not in articles]
         return FetchResult(
             articles=tuple(articles[p] for p in wanted if p in articles),
             deleted=tuple(sorted(deleted, key=int)),
-            missing=tuple(missing),
+            missing=tuple(p for p in wanted if p not in articles),
         )
 
     def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str]]:
@@ -455,23 +447,19 @@ class EntrezClient:
 
         ``pubmed_pubmed_refs`` gives what each paper cites, ``pubmed_pubmed_citedin`` the
         papers citing it. Ids are sent in the one-set-per-id form so every link keeps its
-        source.
+        source; ids without an answer are asked for once more, then reported in ``missing``.
         """
         wanted = sorted(set(_check_pmids(pmids)), key=int)
-        size = self.config.elink_batch
         links: dict[str, tuple[str, ...]] = {}
-        for part in self._map(
-            lambda b: self._link_batch(b, linkname), [wanted[i : i + size] for i in range(0, len(wanted), size)]
-        ):
-            links.update(part)
-        missing = [p for p in wanted if p not in links]
-        if missing:
-            for part in self._map(
-                lambda b: self._link_batch(b, linkname), [missing[i : i + size] for i in range(0, len(missing), size)]
-            ):
+        for _ in range(2):
+            todo = [p for p in wanted if p not in links]
+            for part in self._batched(todo, self.config.elink_batch, lambda b: self._link_batch(b, linkname)):
                 links.update(part)
-            missing = [p for p in wanted if p not in links]
-        return LinkResult(linkname=linkname, links={p: links[p] for p in wanted if p in links}, missing=tuple(missing))
+        return LinkResult(
+            linkname=linkname,
+            links={p: links[p] for p in wanted if p in links},
+            missing=tuple(p for p in wanted if p not in links),
+        )
 
     def _link_batch(self, batch: list[str], linkname: str) -> dict[str, tuple[str, ...]]:
         params = {"dbfrom": "pubmed", "db": "pubmed", "linkname": linkname, "cmd": "neighbor", "id": list(batch)}
@@ -503,6 +491,10 @@ class EntrezClient:
             return {**self._link_batch(batch[:half], linkname), **self._link_batch(batch[half:], linkname)}
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _batched(self, ids: list[str], size: int, fn: Callable[[list[str]], T]) -> list[T]:
+        """``fn`` over ``ids`` in batches of ``size``, run by up to ``concurrency`` threads."""
+        return self._map(fn, [ids[i : i + size] for i in range(0, len(ids), size)])
 
     def _map(self, fn: Callable[[list[str]], T], batches: Sequence[list[str]]) -> list[T]:
         if len(batches) <= 1 or self.config.concurrency <= 1:

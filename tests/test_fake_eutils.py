@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 from Bio import Entrez
 from Bio.Entrez import Parser
+from lxml import etree
+
 from fake_eutils import (
     PAGING_CAP,
     FakeEutils,
@@ -36,7 +38,6 @@ from fake_eutils import (
     make_article,
     max_in_window,
 )
-from lxml import etree
 
 NCBI = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 DTDS = Path(Entrez.__file__).parent / "DTDs"

@@ -151,3 +151,15 @@ def test_ingest_rejects_missing_and_malformed_files(tmp_path: Path) -> None:
     broken.write_bytes(article_set([make_article("35000001"), make_article("35000002")])[:-200])
     out = kb("ingest", str(broken), "--db", db, cwd=tmp_path, expect=1)
     assert "broken.xml" in out.stderr and "line" in out.stderr
+
+
+def test_ingest_real_update_file_from_shared(tmp_path: Path) -> None:
+    from conftest import shared_path
+
+    update = shared_path("fixtures", "pubmed-bulk", "pubmed26n1335.xml.gz")
+    db = f"sqlite:///{tmp_path}/kb.sqlite"
+    out = kb("ingest", str(update), "--db", db, cwd=tmp_path)
+    assert "pubmed26n1335.xml.gz: 30 articles" in out.stdout
+    assert rows(db, "SELECT COUNT(*) FROM article") == [(30,)]
+    assert rows(db, "SELECT COUNT(*) FROM missing_record WHERE reason = 'deleted'") == [(6,)]
+    assert rows(db, "SELECT COUNT(*) FROM citation WHERE source = 'reference_list'")[0][0] > 500
