@@ -9,8 +9,11 @@ stays flat however large the file.
 
 Why it looks the way it does:
 
-- iterparse reports only the record tags; each finished record is then walked child by child,
-  which is cheaper than many ``find`` calls or XPath.
+- Speed (measured in ``tests/benchmarks/parse_bench.py``): iterparse reports only the record
+  tags; each finished record is walked child by child (cheaper than ``find`` calls or XPath),
+  recurring parts (qualifiers, headings, chemicals, publication types) are shared through a
+  per-parse cache, and the hot records are built by a positional constructor that skips the
+  frozen dataclass's ``object.__setattr__`` calls.
 - Inline markup (``<i>``, ``<sup>``, MathML …) becomes plain text: tags dropped, whitespace
   folded. A MathML formula becomes its tokens joined without spaces (``V.O2max``), because the
   spaces between MathML tags are layout, not text. ``Bio.Entrez.read`` keeps the markup as
@@ -25,20 +28,23 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import html.entities
 import io
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar, cast
 
 from lxml import etree
 
 from ingest.errors import ParseError
 from kb.models import ArticleRecord
+
+_T = TypeVar("_T")
 
 __all__ = [
     "AbstractSection",
@@ -48,6 +54,7 @@ __all__ = [
     "DeletedCitations",
     "MeshHeading",
     "PubmedArticle",
+    "PubmedRecord",
     "Qualifier",
     "parse_pubmed_bytes",
     "parse_pubmed_xml",
@@ -96,7 +103,7 @@ class MeshHeading:
     descriptor_ui: str | None  # descriptor UI, e.g. "D002114"
     descriptor: str  # descriptor name, e.g. "Calcinosis"
     major: bool  # the descriptor itself is a major topic (a qualifier may also be)
-    qualifiers: tuple[Qualifier, ...] = ()
+    qualifiers: tuple[Qualifier, ...] = ()  # its qualifiers (subheadings), in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +178,36 @@ class DeletedCitations:
     pmids: tuple[str, ...]  # the PMIDs to delete
 
 
+#: What the parser yields.
 PubmedRecord = PubmedArticle | DeletedCitations
+
+
+def _positional_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen slots dataclass that sets its slots directly.
+
+    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for every field,
+    which costs twice as much; the parser builds a few dozen objects per article, so the hot
+    path uses these. Every field must be passed.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    namespace.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
+    lines = [f"def make({', '.join(names)}):", "    self = _new(_cls)"]
+    lines += [f"    _set_{n}(self, {n})" for n in names]
+    exec("\n".join([*lines, "    return self"]), namespace)  # noqa: S102 - source built from field names
+    return namespace["make"]  # type: ignore[no-any-return]
+
+
+_new_author = _positional_constructor(Author)
+_new_article = _positional_constructor(PubmedArticle)
+_new_heading = _positional_constructor(MeshHeading)
 
 # -- public API ----------------------------------------------------------------------------
 
 _RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation", "MedlineCitation")
 _SET_TAGS = frozenset({"PubmedArticleSet", "PubmedBookArticleSet", "MedlineCitationSet"})
 _GZIP_MAGIC = b"\x1f\x8b"
+_GUNZIP_CHUNK = 1 << 18  # decompress in larger pieces than the 32 KiB lxml asks for: fewer Python calls
 _PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,
     "no_network": True,
@@ -211,12 +241,12 @@ def parse_pubmed_xml(
             not), its gzip data is corrupt, or it is not a PubMed set (an HTML page, an
             ``<ERROR>`` document …). The message names the source and the position.
     """
-    stream, name, owned = _open(source, source_name)
+    stream, name, closers = _open(source, source_name)
     try:
         yield from _iter_records(stream, name)
     finally:
-        if owned is not None:
-            owned.close()
+        for close in closers:
+            close()
 
 
 def parse_pubmed_bytes(data: bytes, *, source_name: str = "response") -> list[PubmedArticle | DeletedCitations]:
@@ -265,27 +295,32 @@ def to_article_record(article: PubmedArticle) -> ArticleRecord:
 # -- input ---------------------------------------------------------------------------------
 
 
-class _HeadRecorder:
-    """A file wrapper that keeps the first bytes read, to say what a bad document was."""
+class _Reader:
+    """A binary reader that first returns ``prefix`` (bytes already read to sniff the format)
+    and keeps the first bytes it hands out, to say what a bad document was."""
 
-    __slots__ = ("_read", "head")
+    __slots__ = ("_prefix", "_read", "head")
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._read = raw.read
+    def __init__(self, read: Callable[[int], bytes], prefix: bytes = b"") -> None:
+        self._read = read
+        self._prefix = prefix
         self.head = b""
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self._read(size)
+        if self._prefix:  # a short read is fine: lxml and gzip ask again
+            chunk, self._prefix = self._prefix, b""
+        else:
+            chunk = self._read(size)
         if len(self.head) < 512:
-            self.head += chunk[:512]
+            self.head += chunk[: 512 - len(self.head)]
         return chunk
 
 
 def _open(
     source: str | os.PathLike[str] | bytes | BinaryIO, source_name: str | None
-) -> tuple[_HeadRecorder, str, IO[bytes] | None]:
-    """A readable stream over the decompressed document, its name, and what to close after."""
-    owned: IO[bytes] | None = None
+) -> tuple[_Reader, str, list[Callable[[], None]]]:
+    """A reader of the decompressed document, its name, and what to close afterwards (in order)."""
+    closers: list[Callable[[], None]] = []
     raw: IO[bytes]
     if isinstance(source, bytes | bytearray | memoryview):
         name = source_name or "<bytes>"
@@ -295,26 +330,27 @@ def _open(
                 data = gzip.decompress(data)
             except (OSError, EOFError, zlib.error) as exc:
                 raise ParseError(f"{name}: the gzip data is corrupt or truncated ({exc}); fetch it again") from exc
-        raw = io.BytesIO(data)
-    elif isinstance(source, str | os.PathLike):
+        return _Reader(io.BytesIO(data).read), name, closers
+    if isinstance(source, str | os.PathLike):
         name = source_name or os.fspath(source)
-        owned = raw = open(source, "rb")  # noqa: SIM115 - closed by parse_pubmed_xml
+        raw = open(source, "rb")  # noqa: SIM115 - closed by parse_pubmed_xml
+        closers.append(raw.close)
     else:
         name = source_name or str(getattr(source, "name", "<stream>"))
         raw = source
-    if not isinstance(raw, io.BytesIO):
-        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[union-attr]
-            raw = gzip.GzipFile(fileobj=buffered, mode="rb")
-        else:
-            raw = buffered
-    return _HeadRecorder(raw), name, owned
+    magic = b""
+    while len(magic) < 2 and (more := raw.read(2 - len(magic))):
+        magic += more
+    if magic == _GZIP_MAGIC:
+        unzipped = gzip.GzipFile(fileobj=cast(IO[bytes], _Reader(raw.read, magic)), mode="rb")
+        return _Reader(lambda size: unzipped.read(_GUNZIP_CHUNK)), name, closers
+    return _Reader(raw.read, magic), name, closers
 
 
 # -- the streaming loop --------------------------------------------------------------------
 
 
-def _iter_records(stream: _HeadRecorder, name: str) -> Iterator[PubmedArticle | DeletedCitations]:
+def _iter_records(stream: _Reader, name: str) -> Iterator[PubmedArticle | DeletedCitations]:
     events = etree.iterparse(stream, events=("end",), tag=_RECORD_TAGS, **_PARSER_OPTIONS)
     legacy: bool | None = None  # None until the root has been checked
     cache = _Cache()
@@ -335,7 +371,7 @@ def _iter_records(stream: _HeadRecorder, name: str) -> Iterator[PubmedArticle | 
             elif tag == "PubmedBookArticle":
                 record = _book(elem, name, cache)
             else:
-                record = DeletedCitations(tuple(_strip(p.text) for p in elem.iterchildren("PMID")))
+                record = DeletedCitations(tuple((p.text or "").strip() for p in elem.iterchildren("PMID")))
             # Free what has been read: this element's content, and finished siblings before it.
             elem.clear(keep_tail=False)
             parent = elem.getparent()
@@ -358,9 +394,9 @@ def _not_pubmed(name: str, root: Any) -> ParseError:
         return ParseError(f"{name}: the document is empty; expected a PubmedArticleSet")
     found = root.tag if isinstance(root.tag, str) else "?"
     detail = ""
-    error = root.find(".//ERROR")
-    if error is not None:
-        detail = f": NCBI says {_text(error) or '(empty ERROR)'}"
+    error = _text(root.find(".//ERROR"))
+    if error:
+        detail = f": NCBI says {error}"
     elif found.lower() == "html":
         detail = " (an HTML page, e.g. an error page or a proxy's login page)"
     return ParseError(
@@ -372,9 +408,21 @@ def _not_pubmed(name: str, root: Any) -> ParseError:
 def _malformed(name: str, exc: etree.XMLSyntaxError, head: bytes) -> ParseError:
     line, column = exc.position if exc.position else (exc.lineno, exc.offset)
     message = re.sub(r"(, line \d+, column \d+)+$", "", exc.msg or str(exc))
+    errors = exc.error_log.filter_from_errors() if exc.error_log else []
+    if errors and (not line or "no element found" in message):
+        # With resolve_entities=False lxml may report a generic "no element found" at line 0;
+        # the last error libxml2 logged has the real cause and position.
+        line, column, message = errors[-1].line, errors[-1].column, errors[-1].message
     lowered = head.lstrip().lower()
     if not head.strip():
         return ParseError(f"{name}: the document is empty; expected a PubmedArticleSet — fetch it again")
+    if "amplification" in message or "entity reference loop" in message.lower():
+        # libxml2 counts entity expansion even when entities are not substituted, and stops a
+        # "billion laughs" document; the position it gives is inside the entity's text.
+        return ParseError(
+            f"{name}: refused — its entities would expand without bound (a 'billion laughs' document): "
+            f"{message} (at line {line}, column {column} of an entity's text); this is not a PubMed file"
+        )
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:512]:
         return ParseError(
             f"{name}: an HTML page, not PubMed XML (malformed at line {line}, column {column}: {message}); "
@@ -389,13 +437,8 @@ def _malformed(name: str, exc: etree.XMLSyntaxError, head: bytes) -> ParseError:
 # -- text ----------------------------------------------------------------------------------
 
 _MATHML = "{http://www.w3.org/1998/Math/MathML}"
-_SPACES = re.compile(r"[ \t\n\r]+")  # XML whitespace; other spaces (no-break, thin) are text
 _HTML_ENTITIES = html.entities.html5
 _Entity = etree.Entity
-
-
-def _strip(text: str | None) -> str:
-    return text.strip() if text else ""
 
 
 def _text(el: Any) -> str | None:
@@ -405,9 +448,10 @@ def _text(el: Any) -> str | None:
     text = _mixed(el) if len(el) else el.text
     if not text:
         return None
-    # Most texts need no folding; the substring tests are much cheaper than a split and join.
-    if "  " in text or "\n" in text or "\t" in text or "\r" in text:
-        text = _SPACES.sub(" ", text)
+    # Most texts need no folding, and two C scans are much cheaper than a split and join
+    # (isprintable is False for tabs, newlines and the other Unicode spaces, e.g. no-break).
+    if "  " in text or not text.isprintable():
+        return " ".join(text.split()) or None
     return text.strip() or None
 
 
@@ -452,22 +496,16 @@ _YEAR = re.compile(r"\d{4}")
 
 def _date(el: Any) -> str | None:
     """A Year/Month/Day element as "YYYY-MM-DD" (or shorter when parts are missing)."""
-    # Fast path: the DTD puts Year, Month, Day first, Month numeric (History has five per record).
-    if len(el) >= 3:
-        y, m, d = el[0], el[1], el[2]
-        if d.tag == "Day" and m.tag == "Month" and y.tag == "Year":
-            year, month, day = (y.text or "").strip(), (m.text or "").strip(), (d.text or "").strip()
-            if year and month.isdigit() and day:
-                return f"{year}-{month:0>2}-{day:0>2}"
-    year = month = day = None
-    for child in el:
-        tag = child.tag
-        if tag == "Year":
-            year = _strip(child.text)
-        elif tag == "Month":
-            month = _strip(child.text)
-        elif tag == "Day":
-            day = _strip(child.text)
+    # Fast path: in History, ArticleDate and DateRevised (five per record) the DTD puts Year,
+    # Month and Day first, and NCBI writes them as numbers (History without zero padding).
+    try:
+        year, month, day = el[0].text, el[1].text, el[2].text
+        if len(year) == 4 and month.isdigit() and day.isdigit():
+            return f"{year}-{month:0>2}-{day:0>2}"
+    except (IndexError, TypeError):
+        pass
+    parts = {child.tag: (child.text or "").strip() for child in el}
+    year, month, day = parts.get("Year"), parts.get("Month"), parts.get("Day")
     if not year:
         return None
     if not month:
@@ -481,7 +519,7 @@ def _pub_date(el: Any) -> tuple[str | None, int | None]:
     parts = []
     year: int | None = None
     for child in el:
-        text = _strip(child.text)
+        text = (child.text or "").strip()
         if not text:
             continue
         if child.tag == "Year" and text.isdigit():
@@ -605,40 +643,12 @@ def _citation(mc: Any, data: Any, name: str, cache: _Cache) -> PubmedArticle:
     retracted = any(c.ref_type == "RetractionIn" for c in comments) or any(
         n == "Retracted Publication" for _, n in publication_types
     )
-    return PubmedArticle(
-        pmid,
-        version,
-        False,
-        mc.get("Status"),
-        doi or eloc_doi,
-        pmcid,
-        pii or eloc_pii,
-        title,
-        vernacular,
-        abstract,
-        sections,
-        copyright_,
-        journal,
-        iso,
-        issn,
-        volume,
-        issue,
-        pages,
-        pub_year,
-        pub_date,
-        tuple(article_dates),
-        history,
-        date_revised,
-        authors,
-        tuple(languages),
-        publication_types,
-        mesh,
-        chemicals,
-        tuple(keywords),
-        references,
-        comments,
-        retracted,
-    )
+    return _new_article(
+        pmid, version, False, mc.get("Status"), doi or eloc_doi, pmcid, pii or eloc_pii, title, vernacular,
+        abstract, sections, copyright_, journal, iso, issn, volume, issue, pages, pub_year, pub_date,
+        tuple(article_dates), history, date_revised, authors, tuple(languages), publication_types, mesh,
+        chemicals, tuple(keywords), references, comments, retracted,
+    )  # fmt: skip
 
 
 def _pair(a: Any, b: Any) -> tuple[Any, Any]:
@@ -707,66 +717,82 @@ def _abstract(abstract: Any) -> tuple[str | None, tuple[AbstractSection, ...], s
 
 
 def _authors(author_list: Any) -> tuple[Author, ...]:
+    # One pass over all descendants (a single C iterator) instead of a loop per author. An
+    # Identifier after an AffiliationInfo belongs to the affiliation (the DTD puts the
+    # author's own identifiers first); markup inside names is read by _text, then skipped.
     authors = []
-    for author in author_list:
-        last = fore = initials = suffix = collective = None
-        affiliations: list[str] = []
-        identifiers: list[tuple[str, str]] = []
-        for child in author:
-            tag = child.tag
-            if tag == "LastName":
-                last = child.text
-            elif tag == "ForeName":
-                fore = child.text
-            elif tag == "Initials":
-                initials = child.text
-            elif tag == "AffiliationInfo":
-                for part in child:
-                    if part.tag == "Affiliation" and (text := _text(part)):
-                        affiliations.append(text)
-            elif tag == "Identifier":
-                identifiers.append((child.get("Source") or "", child.text or ""))
-            elif tag == "CollectiveName":
-                collective = _text(child)
-            elif tag == "Suffix":
-                suffix = _text(child)
-            elif tag == "Affiliation" and (text := _text(child)):  # before 2014: directly in Author
+    last = fore = initials = suffix = collective = author = None
+    affiliations: list[str] = []
+    identifiers: list[tuple[str, str]] = []
+    in_affiliation = False
+    for el in author_list.iter():
+        tag = el.tag
+        if tag == "LastName":
+            last = el.text
+        elif tag == "ForeName":
+            fore = el.text
+        elif tag == "Initials":
+            initials = el.text
+        elif tag == "Author":
+            if author is not None:
+                authors.append(
+                    _new_author(
+                        last, fore, initials, suffix, collective, tuple(affiliations), tuple(identifiers),
+                        author.get("ValidYN") != "N",
+                    )
+                )  # fmt: skip
+                last = fore = initials = suffix = collective = None
+                affiliations = []
+                identifiers = []
+                in_affiliation = False
+            author = el
+        elif tag == "Affiliation":
+            if text := _text(el):
                 affiliations.append(text)
+        elif tag == "AffiliationInfo":
+            in_affiliation = True
+        elif tag == "Identifier":
+            if not in_affiliation:
+                identifiers.append((el.get("Source") or "", el.text or ""))
+        elif tag == "CollectiveName":
+            collective = _text(el)
+        elif tag == "Suffix":
+            suffix = _text(el)
+    if author is not None:
         authors.append(
-            Author(
-                last,
-                fore,
-                initials,
-                suffix,
-                collective,
-                tuple(affiliations),
-                tuple(identifiers),
+            _new_author(
+                last, fore, initials, suffix, collective, tuple(affiliations), tuple(identifiers),
                 author.get("ValidYN") != "N",
             )
-        )
+        )  # fmt: skip
     return tuple(authors)
 
 
 def _mesh(heading_list: Any, cache: _Cache) -> tuple[MeshHeading, ...]:
-    # The cache is read inline: this loop runs ten times per record.
+    # One C iterator over the names; a DescriptorName starts the next heading. The cache is
+    # read inline: this runs ten times per record.
     get = cache.get
     headings = []
-    for heading in heading_list:
-        descriptor = None
-        qualifiers = []
-        for child in heading:
-            key = (child.get("UI"), child.text or "", child.get("MajorTopicYN") == "Y")
-            if child.tag == "DescriptorName":
-                descriptor = key
-            else:  # QualifierName
-                qualifiers.append(get(key) or cache.share(key, Qualifier))
-        if descriptor is None:
-            descriptor = (None, "", False)
-        if qualifiers:
-            headings.append(MeshHeading(*descriptor, tuple(qualifiers)))
-        else:
-            headings.append(get(descriptor) or cache.share(descriptor, MeshHeading))
+    descriptor: tuple[Any, ...] | None = None
+    qualifiers: list[Qualifier] = []
+    for el in heading_list.iter("DescriptorName", "QualifierName"):
+        key = (el.get("UI"), el.text or "", el.get("MajorTopicYN") == "Y")
+        if el.tag == "QualifierName":
+            qualifiers.append(get(key) or cache.share(key, Qualifier))
+            continue
+        if descriptor is not None:
+            headings.append(_heading(descriptor, qualifiers, get, cache))
+            qualifiers = []
+        descriptor = key
+    if descriptor is not None:
+        headings.append(_heading(descriptor, qualifiers, get, cache))
     return tuple(headings)
+
+
+def _heading(descriptor: tuple[Any, ...], qualifiers: list[Qualifier], get: Any, cache: _Cache) -> MeshHeading:
+    if qualifiers:
+        return _new_heading(*descriptor, tuple(qualifiers))  # type: ignore[no-any-return]
+    return get(descriptor) or cache.share(descriptor, MeshHeading)  # type: ignore[no-any-return]
 
 
 def _chemical(chemical: Any, cache: _Cache) -> Chemical:
