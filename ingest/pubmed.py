@@ -28,7 +28,6 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import html.entities
 import io
@@ -36,12 +35,25 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, TypeVar, cast
 
 from lxml import etree
 
 from ingest.errors import ParseError
+from ingest.pubmed_records import (
+    AbstractSection,
+    Author,
+    Chemical,
+    CommentCorrection,
+    DeletedCitations,
+    MeshHeading,
+    PubmedArticle,
+    PubmedRecord,
+    Qualifier,
+    _new_article,
+    _new_author,
+    _new_heading,
+)
 from kb.models import ArticleRecord
 
 _T = TypeVar("_T")
@@ -63,144 +75,6 @@ __all__ = [
 
 # -- records -------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class AbstractSection:
-    """One ``AbstractText`` of an abstract (a structured abstract has several)."""
-
-    label: str | None  # the section label as printed, e.g. "METHODS"; None when unlabelled
-    nlm_category: str | None  # NLM's category: BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS, UNASSIGNED
-    text: str  # the section's text, markup removed
-
-
-@dataclass(frozen=True, slots=True)
-class Author:
-    """An author: a person (last name …) or a group (collective name)."""
-
-    last_name: str | None  # family name
-    fore_name: str | None  # given names
-    initials: str | None  # initials of the given names, e.g. "JM"
-    suffix: str | None  # e.g. "Jr"
-    collective_name: str | None  # a group author, e.g. a study consortium
-    affiliations: tuple[str, ...] = ()  # affiliation texts, in order
-    identifiers: tuple[tuple[str, str], ...] = ()  # (source, value), e.g. ("ORCID", "0000-…")
-    valid: bool = True  # False for a name PubMed flags as erroneous (ValidYN="N"); not displayed by PubMed
-
-
-@dataclass(frozen=True, slots=True)
-class Qualifier:
-    """A MeSH qualifier (subheading) of a heading."""
-
-    ui: str | None  # qualifier UI, e.g. "Q000188"
-    name: str  # e.g. "drug therapy"
-    major: bool  # MajorTopicYN="Y"
-
-
-@dataclass(frozen=True, slots=True)
-class MeshHeading:
-    """A MeSH heading: a descriptor and its qualifiers."""
-
-    descriptor_ui: str | None  # descriptor UI, e.g. "D002114"
-    descriptor: str  # descriptor name, e.g. "Calcinosis"
-    major: bool  # the descriptor itself is a major topic (a qualifier may also be)
-    qualifiers: tuple[Qualifier, ...] = ()  # its qualifiers (subheadings), in order
-
-
-@dataclass(frozen=True, slots=True)
-class Chemical:
-    """A substance from the ``ChemicalList``."""
-
-    registry_number: str | None  # CAS registry number, UNII or EC number; "0" when none
-    ui: str | None  # MeSH UI of the substance
-    name: str  # substance name
-
-
-@dataclass(frozen=True, slots=True)
-class CommentCorrection:
-    """A link to a related citation: retraction, erratum, comment, update …"""
-
-    ref_type: str  # RetractionIn, ErratumIn, CommentIn, CommentOn, UpdateOf, …
-    pmid: str | None  # PMID of the related citation, when it has one
-    ref_source: str | None  # the related citation, e.g. "Lancet. 2020 Jun 13;395(10240):1820"
-
-
-@dataclass(frozen=True, slots=True)
-class PubmedArticle:
-    """One PubMed citation (a ``PubmedArticle``, ``PubmedBookArticle`` or legacy ``MedlineCitation``).
-
-    Dates are ISO strings: "YYYY-MM-DD", or "YYYY-MM" / "YYYY" when PubMed gives less.
-    Text fields are plain text (inline markup removed, whitespace folded); empty ones are None.
-    """
-
-    pmid: str  # PubMed identifier
-    pmid_version: int = 1  # PMID/@Version (versioned citations; almost always 1)
-    is_book: bool = False  # a PubmedBookArticle (book or book chapter, e.g. GeneReviews)
-    status: str | None = None  # MedlineCitation/@Status: MEDLINE, PubMed-not-MEDLINE, In-Process, Publisher, …
-    doi: str | None = None  # DOI, from PubmedData's ArticleIdList, else a valid ELocationID
-    pmcid: str | None = None  # PubMed Central id, "PMC…"
-    pii: str | None = None  # publisher item identifier
-    title: str | None = None  # article title; for a book, the chapter title or else the book title
-    vernacular_title: str | None = None  # title in the original language
-    abstract: str | None = None  # sections joined by a blank line, labelled ones as "LABEL: text"
-    abstract_sections: tuple[AbstractSection, ...] = ()  # the abstract's sections
-    copyright: str | None = None  # Abstract/CopyrightInformation
-    journal: str | None = None  # Journal/Title; for a book chapter, the book title
-    journal_iso: str | None = None  # Journal/ISOAbbreviation
-    issn: str | None = None  # Journal/ISSN (print or electronic)
-    volume: str | None = None  # JournalIssue/Volume
-    issue: str | None = None  # JournalIssue/Issue
-    pages: str | None = None  # Pagination/MedlinePgn, else StartPage-EndPage
-    pub_year: int | None = None  # PubDate/Year, or the first 4-digit year of PubDate/MedlineDate
-    pub_date: str | None = None  # PubDate as given, e.g. "2024 Mar 18", "2019 Spring", "1998 Dec-1999 Jan"
-    article_dates: tuple[tuple[str, str], ...] = ()  # (DateType, date) of ArticleDate, e.g. ("Electronic", …)
-    history: tuple[tuple[str, str], ...] = ()  # (PubStatus, date) of PubmedData/History: received, pubmed, …
-    date_revised: str | None = None  # DateRevised
-    authors: tuple[Author, ...] = ()  # authors in order (not a book's editors)
-    languages: tuple[str, ...] = ()  # language codes, e.g. ("eng",)
-    publication_types: tuple[tuple[str | None, str], ...] = ()  # (UI, name), e.g. ("D016428", "Journal Article")
-    mesh_headings: tuple[MeshHeading, ...] = ()  # MeSH indexing
-    chemicals: tuple[Chemical, ...] = ()  # substances
-    keywords: tuple[str, ...] = ()  # author and NLM keywords, all lists, in order
-    references: tuple[str, ...] = ()  # PMIDs of the cited references (ReferenceList), in order
-    comments_corrections: tuple[CommentCorrection, ...] = ()  # retractions, errata, comments, …
-    is_retracted: bool = False  # publication type "Retracted Publication" or a RetractionIn link
-
-    @property
-    def curie(self) -> str:
-        """The article's identifier across the project, ``pubmed:PMID``."""
-        return f"pubmed:{self.pmid}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeletedCitations:
-    """A ``DeleteCitation`` element: PMIDs PubMed has withdrawn (update files, EFetch)."""
-
-    pmids: tuple[str, ...]  # the PMIDs to delete
-
-
-#: What the parser yields.
-PubmedRecord = PubmedArticle | DeletedCitations
-
-
-def _positional_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor for a frozen slots dataclass that sets its slots directly.
-
-    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for every field,
-    which costs twice as much; the parser builds a few dozen objects per article, so the hot
-    path uses these. Every field must be passed.
-    """
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    namespace.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
-    lines = [f"def make({', '.join(names)}):", "    self = _new(_cls)"]
-    lines += [f"    _set_{n}(self, {n})" for n in names]
-    exec("\n".join([*lines, "    return self"]), namespace)  # noqa: S102 - source built from field names
-    return namespace["make"]  # type: ignore[no-any-return]
-
-
-_new_author = _positional_constructor(Author)
-_new_article = _positional_constructor(PubmedArticle)
-_new_heading = _positional_constructor(MeshHeading)
 
 # -- public API ----------------------------------------------------------------------------
 

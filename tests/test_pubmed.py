@@ -247,7 +247,7 @@ def test_records_are_frozen_typed_and_hashable() -> None:
 
 def _field_comment(name: str) -> str:
     """The source line declaring a PubmedArticle field (each carries a describing comment)."""
-    source = (REPO / "ingest" / "pubmed.py").read_text()
+    source = (REPO / "ingest" / "pubmed_records.py").read_text()
     match = re.search(rf"^    {name}: .*$", source, re.MULTILINE)
     return match.group(0) if match else ""
 
