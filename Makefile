@@ -21,6 +21,7 @@ test: install vendor system-deps ## Install what the tests need (incl. PostgreSQ
 	$(BIN)/pytest
 
 bench: install vendor ## Run the benchmarks and print ratios against their baselines
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python tests/benchmarks/run.py
 
 lint: install ## ruff (lint and format check) and mypy
