@@ -243,12 +243,7 @@ class Store:
 
     def save_article_sources(self, sources: Iterable[ArticleSource]) -> Changes:
         """Record how articles entered the KB; the first sighting of each route is kept."""
-        rows = list(sources)
-        now = _now()
-        for row in rows:
-            row.first_seen = row.first_seen or now
-        with self.session() as session:
-            return _upsert(session, ArticleSource, rows, keep={"first_seen", "depth"})
+        return self._save_first_seen(ArticleSource, list(sources), keep={"first_seen", "depth"})
 
     def save_citations(self, citations: Iterable[Citation]) -> Changes:
         """Record citation links (citing → cited, with how each is known)."""
@@ -257,12 +252,15 @@ class Store:
 
     def save_missing(self, records: Iterable[MissingRecord]) -> Changes:
         """Record identifiers NCBI did not return; the first sighting's time is kept."""
-        rows = list(records)
+        return self._save_first_seen(MissingRecord, list(records), keep={"first_seen"})
+
+    def _save_first_seen(self, model: type[RowT], rows: list[RowT], keep: set[str]) -> Changes:
+        """Upsert rows that carry a ``first_seen`` time: set now on new rows, never updated."""
         now = _now()
         for row in rows:
-            row.first_seen = row.first_seen or now
+            row.first_seen = row.first_seen or now  # type: ignore[attr-defined]
         with self.session() as session:
-            return _upsert(session, MissingRecord, rows, keep={"first_seen"})
+            return _upsert(session, model, rows, keep=keep)
 
     def clear_missing(self, ids: Iterable[str]) -> Changes:
         """Forget that these identifiers were missing (they have been fetched since)."""
