@@ -67,7 +67,7 @@ def build_site(site_dir: Path, *, db: str | None = None, config: Path | None = N
         try:
             mkdocs_config = load_config(config_file=str(config_file), site_dir=str(site_dir))
             build(mkdocs_config)
-        except (MkDocsException, SystemExit) as exc:
+        except MkDocsException as exc:
             raise KBError(f"the site build failed: {exc}") from exc
     return site_dir / "index.html"
 
