@@ -29,7 +29,6 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import gzip
-import html.entities
 import io
 import os
 import re
@@ -54,6 +53,9 @@ from ingest.pubmed_records import (
     _new_author,
     _new_heading,
 )
+from ingest.pubmed_text import element_date as _date
+from ingest.pubmed_text import element_text as _text
+from ingest.pubmed_text import pub_date as _pub_date
 from kb.models import ArticleRecord
 
 _T = TypeVar("_T")
@@ -306,103 +308,6 @@ def _malformed(name: str, exc: etree.XMLSyntaxError, head: bytes) -> ParseError:
         f"{name}: XML is malformed at line {line}, column {column}: {message}; "
         "the file may be truncated — fetch or download it again"
     )
-
-
-# -- text ----------------------------------------------------------------------------------
-
-_MATHML = "{http://www.w3.org/1998/Math/MathML}"
-_HTML_ENTITIES = html.entities.html5
-_Entity = etree.Entity
-
-
-def _text(el: Any) -> str | None:
-    """An element's text content as one clean line, or None when empty."""
-    if el is None:
-        return None
-    text = _mixed(el) if len(el) else el.text
-    if not text:
-        return None
-    # Most texts need no folding, and two C scans are much cheaper than a split and join
-    # (isprintable is False for tabs, newlines and the other Unicode spaces, e.g. no-break).
-    if "  " in text or not text.isprintable():
-        return " ".join(text.split()) or None
-    return text.strip() or None
-
-
-def _mixed(el: Any) -> str:
-    """Text of an element with inline markup (``<i>``, ``<sup>``, MathML, entity references)."""
-    parts = [el.text or ""]
-    for child in el:
-        tag = child.tag
-        if tag is _Entity:
-            parts.append(_HTML_ENTITIES.get(child.name + ";", child.text))
-        elif isinstance(tag, str):
-            if tag == "math" or tag.startswith(_MATHML):
-                parts.append(_math(child))
-            elif len(child):
-                parts.append(_mixed(child))
-            else:
-                parts.append(child.text or "")
-        parts.append(child.tail or "")
-    return "".join(parts)
-
-
-def _math(el: Any) -> str:
-    """A MathML formula as its tokens joined: layout whitespace dropped, annotations skipped."""
-    tag = el.tag
-    if tag is _Entity:
-        return str(_HTML_ENTITIES.get(el.name + ";", el.text))
-    if not isinstance(tag, str) or tag.endswith(("annotation", "annotation-xml")):
-        return ""
-    parts = [(el.text or "").strip()]
-    for child in el:
-        parts.append(_math(child))
-        parts.append((child.tail or "").strip())
-    return "".join(parts)
-
-
-_MONTHS = {
-    m: f"{i:02d}"
-    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
-}
-_YEAR = re.compile(r"\d{4}")
-
-
-def _date(el: Any) -> str | None:
-    """A Year/Month/Day element as "YYYY-MM-DD" (or shorter when parts are missing)."""
-    # Fast path: in History, ArticleDate and DateRevised (five per record) the DTD puts Year,
-    # Month and Day first, and NCBI writes them as numbers (History without zero padding).
-    try:
-        year, month, day = el[0].text, el[1].text, el[2].text
-        if len(year) == 4 and month.isdigit() and day.isdigit():
-            return f"{year}-{month:0>2}-{day:0>2}"
-    except (IndexError, TypeError):
-        pass
-    parts = {child.tag: (child.text or "").strip() for child in el}
-    year, month, day = parts.get("Year"), parts.get("Month"), parts.get("Day")
-    if not year:
-        return None
-    if not month:
-        return year
-    month = _MONTHS.get(month[:3].lower(), month.zfill(2))
-    return f"{year}-{month}-{day.zfill(2)}" if day else f"{year}-{month}"
-
-
-def _pub_date(el: Any) -> tuple[str | None, int | None]:
-    """PubDate as given ("2024 Mar 18", "1998 Dec-1999 Jan") and its year."""
-    parts = []
-    year: int | None = None
-    for child in el:
-        text = (child.text or "").strip()
-        if not text:
-            continue
-        if child.tag == "Year" and text.isdigit():
-            year = int(text)
-        elif child.tag == "MedlineDate" and year is None:
-            found = _YEAR.search(text)
-            year = int(found.group()) if found else None
-        parts.append(text)
-    return (" ".join(parts) or None), year
 
 
 # -- records -------------------------------------------------------------------------------
