@@ -496,48 +496,35 @@ def _abstract(abstract: Any) -> tuple[str | None, tuple[AbstractSection, ...], s
 
 
 def _authors(author_list: Any) -> tuple[Author, ...]:
-    # One pass over all descendants (a single C iterator) instead of a loop per author. An
-    # Identifier after an AffiliationInfo belongs to the affiliation (the DTD puts the
-    # author's own identifiers first); markup inside names is read by _text, then skipped.
+    # One C iterator over each author's descendants. An Identifier after an AffiliationInfo
+    # belongs to the affiliation (the DTD puts the author's own identifiers first); markup
+    # inside names is read by _text, then skipped.
     authors = []
-    last = fore = initials = suffix = collective = author = None
-    affiliations: list[str] = []
-    identifiers: list[tuple[str, str]] = []
-    in_affiliation = False
-    for el in author_list.iter():
-        tag = el.tag
-        if tag == "LastName":
-            last = el.text
-        elif tag == "ForeName":
-            fore = el.text
-        elif tag == "Initials":
-            initials = el.text
-        elif tag == "Author":
-            if author is not None:
-                authors.append(
-                    _new_author(
-                        last, fore, initials, suffix, collective, tuple(affiliations), tuple(identifiers),
-                        author.get("ValidYN") != "N",
-                    )
-                )  # fmt: skip
-                last = fore = initials = suffix = collective = None
-                affiliations = []
-                identifiers = []
-                in_affiliation = False
-            author = el
-        elif tag == "Affiliation":
-            if text := _text(el):
-                affiliations.append(text)
-        elif tag == "AffiliationInfo":
-            in_affiliation = True
-        elif tag == "Identifier":
-            if not in_affiliation:
-                identifiers.append((el.get("Source") or "", el.text or ""))
-        elif tag == "CollectiveName":
-            collective = _text(el)
-        elif tag == "Suffix":
-            suffix = _text(el)
-    if author is not None:
+    for author in author_list.iterchildren("Author"):
+        last = fore = initials = suffix = collective = None
+        affiliations: list[str] = []
+        identifiers: list[tuple[str, str]] = []
+        in_affiliation = False
+        for el in author.iter():
+            tag = el.tag
+            if tag == "LastName":
+                last = el.text
+            elif tag == "ForeName":
+                fore = el.text
+            elif tag == "Initials":
+                initials = el.text
+            elif tag == "Affiliation":
+                if text := _text(el):
+                    affiliations.append(text)
+            elif tag == "AffiliationInfo":
+                in_affiliation = True
+            elif tag == "Identifier":
+                if not in_affiliation:
+                    identifiers.append((el.get("Source") or "", el.text or ""))
+            elif tag == "CollectiveName":
+                collective = _text(el)
+            elif tag == "Suffix":
+                suffix = _text(el)
         authors.append(
             _new_author(
                 last, fore, initials, suffix, collective, tuple(affiliations), tuple(identifiers),
