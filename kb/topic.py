@@ -42,6 +42,15 @@ class Expansion(BaseModel):
     cited_by_depth: int = Field(default=1, ge=0, le=3, description="Levels of citing papers to follow.")
 
 
+class ConditionLabels(BaseModel):
+    """How findings about one condition are labelled in exported records (``kb extract``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default: str = Field(description="Label when the disease context is mixed or unspecified.")
+    contexts: dict[str, str] = Field(default_factory=dict, description="Label per disease context id.")
+
+
 class TopicSpec(BaseModel):
     """The contents of ``topic.yaml``."""
 
@@ -55,6 +64,11 @@ class TopicSpec(BaseModel):
     seeds: tuple[str, ...] = Field(default=(), description="Seed PMIDs.")
     queries: tuple[SavedQuery, ...] = Field(default=(), description="Saved PubMed queries for refreshes.")
     expansion: Expansion = Field(default_factory=Expansion, description="Citation expansion depth.")
+    condition_labels: dict[str, ConditionLabels] = Field(
+        default_factory=dict,
+        description="Labels of condition and context in exported records; by default the condition's "
+        "name, followed by the context's name in parentheses when there is one.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +116,12 @@ def load_topic(name_or_path: str | Path) -> TopicPack:
         raise TopicError(f"{path / 'topic.yaml'}: invalid topic:\n{exc}") from exc
     except KBError as exc:
         raise TopicError(str(exc)) from exc
-    if spec.condition not in {c.id for c in vocabulary.conditions}:
+    condition_ids = {c.id for c in vocabulary.conditions}
+    if spec.condition not in condition_ids:
         raise TopicError(f"{path / 'topic.yaml'}: condition {spec.condition!r} is not in the vocabulary")
+    context_ids = {c.id for c in vocabulary.contexts}
+    for condition, labels in spec.condition_labels.items():
+        unknown = ({condition} - condition_ids) | (set(labels.contexts) - context_ids)
+        if unknown:
+            raise TopicError(f"{path / 'topic.yaml'}: condition_labels name unknown ids: {', '.join(sorted(unknown))}")
     return TopicPack(spec=spec, vocabulary=vocabulary, path=path)

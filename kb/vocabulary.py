@@ -41,12 +41,17 @@ class _Spec(BaseModel):
         default=(),
         description="Abbreviations (STS, SSc, …); matched case-sensitively by extractors.",
     )
+    ambiguous_abbreviations: tuple[str, ...] = Field(
+        default=(),
+        description="Abbreviations with other common meanings (DM is also diabetes mellitus); "
+        "extractors use them only where the text defines them.",
+    )
     mesh: str | None = Field(default=None, pattern=r"^D\d{6}$", description="MeSH descriptor UI.")
     description: str | None = Field(default=None, description="One line shown on the site.")
 
     def terms(self) -> tuple[str, ...]:
         """Every name this entry answers to: id, name, synonyms and abbreviations."""
-        return (self.id, self.name, *self.synonyms, *self.abbreviations)
+        return (self.id, self.name, *self.synonyms, *self.abbreviations, *self.ambiguous_abbreviations)
 
 
 class InterventionClassSpec(_Spec):

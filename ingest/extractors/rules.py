@@ -1,0 +1,652 @@
+"""The rule-based extractor: vocabulary mentions, response cues, counts and study design.
+
+How an abstract becomes findings:
+
+1. The article must be *about* a condition of the topic (named in the title, twice in the
+   abstract, or in its MeSH headings); otherwise it yields nothing.
+2. Article-level facts are settled once: the condition and disease context the article is
+   framed by, its study design (publication types, then wording), the number of patients
+   treated, and its main intervention (named in the title or in a "treated with" sentence).
+3. Each sentence that can state a result (not an aim, a method or background of a primary
+   study; not about prevention) and carries a response cue becomes a candidate finding for
+   each intervention it names, or — when it names none, as in "Eight patients improved" —
+   for the intervention the article or the preceding sentences are about. Interventions
+   given together ("prednisolone and methotrexate" in a case, "combined with", "plus") form
+   a combination; a list in a review ("diltiazem and bisphosphonates might be useful") gives
+   one finding each.
+4. The response comes from the cues of the intervention's clause, in precedence order:
+   a responder fraction strictly between 0 and 100 % → mixed; worsening; failure or
+   negated improvement → none; stopped or inconclusive → unclear; then partial, complete,
+   improved. Hedging ("may be effective") keeps the direction and lowers the confidence.
+5. Candidates for the same intervention and condition are merged: the best-supported
+   sentence (explicit intervention, counts, condition named) is kept.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ingest.extraction import cues
+from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
+from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
+from ingest.extractors import Extraction, register
+
+NAME = "rules"
+VERSION = "1.0.0"
+
+_PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
+_REVIEWS = frozenset({"review", "systematic_review"})
+# Between two interventions given together: "and", "plus", "with", "combined with", "+".
+_JOIN = re.compile(
+    r"^[\s,]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
+    r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
+    re.IGNORECASE,
+)
+_COMBINATION_WORDS = re.compile(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
+_POPULATION_AFTER = re.compile(
+    r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)\b",
+    re.I,
+)
+_POPULATION_BEFORE = re.compile(
+    r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|switch\w*\s+to|converted\s+to"
+    r"|alternatives?\s+to|instead\s+of|other\s+than)\s+(?:[\w-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
+_TREATED_WITH = re.compile(
+    r"\b(?:treated|treatment|therapy|managed|initiated|started|received|underwent|use|used|injections?|efficacy|effects?"
+    r"|experience)\b",
+    re.IGNORECASE,
+)
+_MIXED_POPULATION = re.compile(
+    r"\b(?:connective\s+tissue\s+(?:diseases|disorders)|rheumatic\s+(?:diseases|conditions|disorders)"
+    r"|autoimmune\s+(?:diseases|disorders|connective))\b",
+    re.IGNORECASE,
+)
+#: A patient described as a child: "a 15-year-old male" (juvenile onset is before 18).
+_CHILD_PATIENT = re.compile(r"\b(?:[1-9]|1[0-7])[- ]years?[- ]old\b", re.IGNORECASE)
+_SINGLE_SUBJECT = re.compile(r"\b(?:a|an)\s+(?:\w+\s+)?(?:boy|girl|woman|man|lady|child|infant)\b", re.IGNORECASE)
+_FEW_IN = re.compile(r"\bin\s+(?P<n>two|three|four|five|six|seven|eight|nine|[2-9])\s+(?:\w+\s+)?patients\b", re.I)
+_RESULT_FAMILIES = frozenset({"results", "conclusions", ""})
+_SMALL_SERIES = 20
+#: Any word that can state a response; a sentence without one cannot hold a finding.
+_ANY_CUE = re.compile(
+    "|".join(p.pattern for p in (cues.POSITIVE, cues.NEGATED, cues.WORSENED, cues.UNCLEAR, cues.COMPLETE, cues.NO_NEW)),
+    re.IGNORECASE,
+)
+_ABOUT_TREATMENT = re.compile(
+    r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I
+)
+
+
+@dataclass(slots=True)
+class _Group:
+    """Interventions a sentence reports together (one id, or a combination's components)."""
+
+    ids: tuple[str, ...]
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(slots=True)
+class _Candidate:
+    group: _Group
+    condition: str
+    context: str | None
+    response: str
+    n_treated: int | None
+    n_responded: int | None
+    sentence: Sentence
+    score: float
+    explicit: bool
+
+
+@dataclass(slots=True)
+class _Article:
+    """Everything settled once per article."""
+
+    lexicon: Lexicon
+    text: str
+    title: str
+    sentences: list[Sentence]
+    mentions: list[list[Mention]]
+    title_mentions: list[Mention]
+    condition: str
+    context: str | None
+    design: str
+    n_treated: int | None
+    main: list[_Group] = field(default_factory=list)
+
+
+@register(NAME, VERSION)
+def extract(article: ArticleText, lexicon: Lexicon) -> list[Extraction]:
+    """Findings of one article (see the module documentation for the rules)."""
+    doc = _read(article, lexicon)
+    if doc is None or cues.PREVENTION.search(doc.title):  # about preventing it, not treating it
+        return []
+    candidates: list[_Candidate] = []
+    recent: list[list[_Group]] = []
+    for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
+        groups = _groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
+        candidates.extend(_candidates(doc, sentence, mentions, groups, recent, lexicon))
+        recent = [*recent[-2:], groups] if groups else recent
+    return _merge(doc, candidates)
+
+
+# -- reading the article ------------------------------------------------------------------
+
+
+def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
+    text = clean(article.abstract or "")
+    title = clean(article.title or "")
+    toks = tokens(text)
+    definitions = {**lexicon.definitions(title), **lexicon.definitions(text, toks)}
+    sentences = split_sentences(text)
+    mentions = _by_sentence(sentences, lexicon.find(text, definitions, toks))
+    title_mentions = lexicon.find(title, definitions)
+    indexed = lexicon.from_mesh((*article.mesh, *article.chemicals))
+    condition = _condition(lexicon, title_mentions, mentions, indexed)
+    if condition is None:
+        return None
+    design = _design(article.publication_types, title, sentences)
+    context = _context(lexicon, condition, title, text, title_mentions, mentions, indexed)
+    doc = _Article(
+        lexicon=lexicon,
+        text=text,
+        title=title,
+        sentences=sentences,
+        mentions=mentions,
+        title_mentions=title_mentions,
+        condition=condition,
+        context=context,
+        design=design,
+        n_treated=_treated(text, design),
+    )
+    doc.main = _main_interventions(doc)
+    return doc
+
+
+def _by_sentence(sentences: list[Sentence], mentions: list[Mention]) -> list[list[Mention]]:
+    """Mentions grouped by the sentence holding them (a mention across two is dropped)."""
+    out: list[list[Mention]] = [[] for _ in sentences]
+    starts = [s.start for s in sentences]
+    for m in mentions:
+        i = bisect.bisect_right(starts, m.start) - 1
+        if i >= 0 and m.end <= sentences[i].end:
+            out[i].append(m)
+    return out
+
+
+def _condition(
+    lexicon: Lexicon, title: list[Mention], body: list[list[Mention]], indexed: list[tuple[Kind, str]]
+) -> str | None:
+    """The condition the article is about, or None when it is not about one of the topic's."""
+    votes: Counter[str] = Counter()
+    in_title = {m.id for m in title if m.kind == "condition"}
+    for m in title:
+        if m.kind == "condition":
+            votes[m.id] += 3
+    for mentions in body:
+        for m in mentions:
+            if m.kind == "condition":
+                votes[m.id] += 1
+    for kind, id_ in indexed:
+        if kind == "condition":
+            votes[id_] += 2
+    if not votes:
+        return None
+    # A named specific condition (tumoral calcinosis, calciphylaxis) is preferred to the
+    # broad one it is a form of when both are in the title.
+    broad = _broad_condition(lexicon)
+    specific_in_title = [c for c in in_title if c != broad]
+    if specific_in_title:
+        return max(specific_in_title, key=lambda c: (votes[c], c))
+    return max(votes, key=lambda c: (votes[c], c != broad, c))
+
+
+def _broad_condition(lexicon: Lexicon) -> str | None:
+    """The condition with the most disease contexts: the topic's broad one (calcinosis)."""
+    conditions = lexicon.vocabulary.conditions
+    return max(conditions, key=lambda c: len(c.contexts)).id if conditions else None
+
+
+def _context(
+    lexicon: Lexicon,
+    condition: str,
+    title: str,
+    text: str,
+    title_mentions: list[Mention],
+    body: list[list[Mention]],
+    indexed: list[tuple[Kind, str]],
+) -> str | None:
+    """The disease context the article's population is framed by; None when mixed or unsaid."""
+    allowed = _contexts_of(lexicon, condition)
+    families = _families(lexicon)
+    in_title = {families[m.id] for m in title_mentions if m.kind == "context" and m.id in allowed}
+    if _MIXED_POPULATION.search(title) or len(in_title) > 1:
+        return None
+    votes: Counter[str] = Counter()
+    for m in title_mentions:
+        if m.kind == "context" and m.id in allowed:
+            votes[m.id] += 3
+    for mentions in body:
+        for m in mentions:
+            if m.kind == "context" and m.id in allowed:
+                votes[m.id] += 1
+    for kind, id_ in indexed:
+        if kind == "context" and id_ in allowed:
+            votes[id_] += 2
+    if not votes:
+        return None
+    by_family: Counter[str] = Counter()
+    for id_, n in votes.items():
+        by_family[families[id_]] += n
+    if in_title:
+        family = next(iter(in_title))
+    else:
+        family, top = by_family.most_common(1)[0]
+        if top < 0.75 * sum(by_family.values()):
+            return None
+    members = {id_: n for id_, n in votes.items() if families[id_] == family}
+    # The more specific member (juvenile dermatomyositis) when it holds a fair share.
+    specific = [i for i in members if i != family and members[i] * 2 >= sum(members.values())]
+    chosen = specific[0] if specific else family
+    child = _child_of(lexicon, family)
+    if chosen == family and child and _CHILD_PATIENT.search(text):
+        return child
+    return chosen
+
+
+def _contexts_of(lexicon: Lexicon, condition: str) -> set[str]:
+    for spec in lexicon.vocabulary.conditions:
+        if spec.id == condition:
+            return set(spec.contexts)
+    return set()
+
+
+def _families(lexicon: Lexicon) -> dict[str, str]:
+    parents = {c.id: c.parent for c in lexicon.vocabulary.contexts}
+    return {c: (parents[c] or c) for c in parents}
+
+
+def _child_of(lexicon: Lexicon, family: str) -> str | None:
+    """The juvenile form of a context, when the vocabulary has one (dermatomyositis → JDM)."""
+    for c in lexicon.vocabulary.contexts:
+        if c.parent == family and "juvenile" in c.name.lower():
+            return c.id
+    return None
+
+
+def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sentence]) -> str:
+    """Study design from publication types, then the title's wording, then the abstract's."""
+    from_types = [
+        cues.PUBLICATION_TYPE_DESIGNS[t.lower()]
+        for t in publication_types
+        if t.lower() in cues.PUBLICATION_TYPE_DESIGNS
+    ]
+    order = [d for d, _ in cues.DESIGN_CUES]
+    text = " ".join(s.text for s in sentences)
+    if cues.DESIGN_CUES[0][1].search(title) or cues.DESIGN_CUES[0][1].search(text):
+        return "systematic_review"
+    if from_types and min(from_types, key=order.index) in {"systematic_review", "rct", "review"}:
+        return min(from_types, key=order.index)
+    for design, pattern in cues.DESIGN_CUES[1:]:
+        if design == "prospective_cohort":
+            if re.search(r"\bprospective", title, re.IGNORECASE):
+                return design
+            continue
+        if pattern.search(title):
+            return design
+    if from_types:
+        return min(from_types, key=order.index)
+    if cues.REVIEW_SELF.search(text):
+        return "review"
+    for design, pattern in cues.DESIGN_CUES[2:5]:  # case series, case report, retrospective
+        if pattern.search(text):
+            return design
+    if re.search(r"\bwe\s+reviewed\s+(?:the\s+)?(?:patients|records|charts|cases)\b", text, re.IGNORECASE):
+        return "retrospective_cohort"
+    if cues.DESIGN_CUES[5][1].search(text):
+        return "prospective_cohort"
+    few = cues.FEW_PATIENTS.search(text) or _FEW_IN.search(text)
+    if few:
+        n = cues.number(few.group("n")) if few.group("n").lower() not in {"a", "one"} else 1
+        return "case_series" if n and n > 1 else "case_report"
+    if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
+        return "case_report"
+    treated = _treated(text, "other")
+    if treated and 2 <= treated <= _SMALL_SERIES:
+        return "case_series"  # a few patients treated, without a cohort or trial design
+    if (
+        cues.DESIGN_CUES[6][1].search(title)
+        or cues.DESIGN_CUES[6][1].search(text)
+        or re.search(r"\bwe\s+recommend\b", text, re.IGNORECASE)
+    ):
+        return "review"
+    return "other"
+
+
+def _treated(text: str, design: str) -> int | None:
+    """How many patients the article reports treating, when it says so."""
+    if design == "case_report":
+        return 1
+    if design in _REVIEWS:
+        return None
+    for pattern in (cues.TREATED, cues.REPORTED):
+        for m in pattern.finditer(text):
+            n = cues.number(m.group("n"))
+            if n:
+                return n
+    m = re.search(r"\(\s*(?P<n>\d{1,4})\s*\)\s+patients\b", text)
+    return int(m.group("n")) if m else None
+
+
+def _main_interventions(doc: _Article) -> list[_Group]:
+    """What the article is about treating with: from the title, else a "treated with" sentence."""
+    title_sentence = Sentence(-1, 0, len(doc.title), doc.title, "title")
+    titled = _groups(doc, title_sentence, [m for m in doc.title_mentions if m.kind == "intervention"])
+    in_text: list[_Group] = []
+    for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
+        interventions = [m for m in mentions if m.kind == "intervention"]
+        if interventions and _TREATED_WITH.search(sentence.text):
+            in_text = _groups(doc, sentence, interventions)
+            break
+    classes = {doc.lexicon.class_of.get(i) for g in titled for i in g.ids if _is_class_level(doc.lexicon, i)}
+    if titled and len(classes) == len({i for g in titled for i in g.ids}):
+        # The title names a class ("Bisphosphonates for …"); the text names the drug given.
+        members = [g for g in in_text if all(doc.lexicon.class_of.get(i) in classes for i in g.ids)]
+        if members:
+            return members
+    return titled or in_text
+
+
+def _is_class_level(lexicon: Lexicon, intervention: str) -> bool:
+    return lexicon.class_level.get(lexicon.class_of.get(intervention, "")) == intervention
+
+
+# -- interventions in a sentence ----------------------------------------------------------
+
+
+def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[_Group]:
+    """The sentence's interventions: population descriptors dropped, appositives folded,
+    interventions given together joined into combinations."""
+    local = sentence.start
+    kept: list[Mention] = []
+    for m in mentions:
+        after = sentence.text[m.end - local : m.end - local + 20]
+        before = sentence.text[max(0, m.start - local - 30) : m.start - local]
+        if _POPULATION_AFTER.match(after) or _POPULATION_BEFORE.search(before):
+            continue
+        if kept and kept[-1].id == m.id:
+            continue
+        kept.append(m)
+    kept = _fold_appositives(doc.lexicon, kept, sentence)
+    if not kept:
+        return []
+    combine_and = doc.design == "case_report" or bool(_COMBINATION_WORDS.search(sentence.text))
+    groups: list[_Group] = []
+    current = [kept[0]]
+    for m in kept[1:]:
+        between = sentence.text[current[-1].end - local : m.start - local]
+        join = _JOIN.match(between)
+        word = join.group("word").lower() if join else ""
+        if join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
+            current.append(m)
+        else:
+            groups.append(_group(current, sentence))
+            current = [m]
+    groups.append(_group(current, sentence))
+    return groups
+
+
+def _fold_appositives(lexicon: Lexicon, mentions: list[Mention], sentence: Sentence) -> list[Mention]:
+    """Drop a class named next to one of its members: "the JAK-inhibitor tofacitinib",
+    "pamidronate, a second-generation bisphosphonate"."""
+    out: list[Mention] = []
+    for i, m in enumerate(mentions):
+        neighbours = [
+            n for n in (mentions[i - 1] if i else None, mentions[i + 1] if i + 1 < len(mentions) else None) if n
+        ]
+        cls = lexicon.class_of.get(m.id)
+        if lexicon.class_level.get(cls or "") == m.id and any(
+            n.id != m.id
+            and lexicon.class_of.get(n.id) == cls
+            and len(sentence.text[min(m.end, n.end) - sentence.start : max(m.start, n.start) - sentence.start]) < 35
+            for n in neighbours
+        ):
+            continue
+        out.append(m)
+    return out
+
+
+def _group(mentions: list[Mention], sentence: Sentence) -> _Group:
+    start, end = mentions[0].start, mentions[-1].end
+    text = sentence.text[start - sentence.start : end - sentence.start]
+    return _Group(tuple(sorted({m.id for m in mentions})), start, end, text)
+
+
+# -- candidate findings -------------------------------------------------------------------
+
+
+def _candidates(
+    doc: _Article,
+    sentence: Sentence,
+    mentions: list[Mention],
+    groups: list[_Group],
+    recent: list[list[_Group]],
+    lexicon: Lexicon,
+) -> list[_Candidate]:
+    text = sentence.text
+    if not _ANY_CUE.search(text):
+        return []
+    family = section_family(sentence.section)
+    primary = doc.design in _PRIMARY
+    if family not in _RESULT_FAMILIES and not (family == "background" and not primary):
+        return []
+    if cues.NOT_A_RESULT.search(text) or cues.SPONTANEOUS.search(text):
+        return []
+    has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
+    names_context = any(m.kind == "context" for m in mentions)
+    explicit = bool(groups)
+    counted = bool(cues.RESPONDERS.search(text) or cues.FRACTION_SLASH.search(text) or cues.FRACTION_OF.search(text))
+    if sentence.index == 0 and not counted and not _FIRST_PERSON.search(text):
+        return []  # an abstract's opening sentence is background
+    if not explicit:
+        if doc.design in _REVIEWS or not (has_target or counted or doc.design == "case_report" or family == "results"):
+            return []
+        groups = _anaphora(doc, sentence, recent)
+        if not groups:
+            return []
+    if not has_target and (cues.OFF_TARGET.search(text) or names_context):
+        return []
+    out: list[_Candidate] = []
+    for group in groups:
+        clause = _clause_of(sentence, group) if explicit else text
+        response = _response(clause) or (_response(text) if explicit else None)
+        if response is None:
+            continue
+        context = _clause_context(lexicon, doc, clause, mentions) if explicit else doc.context
+        n_treated, n_responded, fraction = _counts(doc, sentence, clause)
+        response = _with_counts(response, n_treated, n_responded, fraction)
+        if doc.design == "case_report" and n_treated == 1 and n_responded is None:
+            n_responded = (
+                1
+                if response in {"complete", "partial", "improved"}
+                else 0
+                if response in {"none", "worsened"}
+                else None
+            )
+        score = 0.4 + 0.15 * explicit + 0.25 * (n_responded is not None or fraction is not None) + 0.1 * has_target
+        score += {"results": 0.1, "conclusions": 0.03}.get(family, 0.0) - 0.1 * bool(cues.HEDGE.search(clause))
+        out.append(
+            _Candidate(
+                group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2), explicit
+            )
+        )
+    return out
+
+
+def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[_Group]]) -> list[_Group]:
+    """What a sentence that names no intervention is about: the article's main intervention
+    when its title names one, else the last sentences' interventions, else the main one if
+    it was named before this sentence. Several members of one class stand for the class."""
+    if doc.main and _from_title(doc):
+        chosen = doc.main
+    elif recent:
+        chosen = recent[-1]
+    elif doc.main and doc.main[0].end <= sentence.start:
+        chosen = doc.main
+    else:
+        return []
+    if len(chosen) > 1:
+        classes = {doc.lexicon.class_of.get(i) for g in chosen for i in g.ids}
+        level = doc.lexicon.class_level.get(classes.pop() or "") if len(classes) == 1 else None
+        if level:
+            return [_Group((level,), chosen[0].start, chosen[-1].end, "")]
+    return chosen
+
+
+def _from_title(doc: _Article) -> bool:
+    return (
+        any(m.kind == "intervention" for m in doc.title_mentions) and bool(doc.main) and doc.main[0].text in doc.title
+    )
+
+
+def _clause_of(sentence: Sentence, group: _Group) -> str:
+    """The clause holding the intervention; the whole sentence when it has one clause."""
+    at = group.start - sentence.start
+    for a, b in sentence.clauses():
+        if a <= at < b:
+            return sentence.text[a:b]
+    return sentence.text
+
+
+def _clause_context(lexicon: Lexicon, doc: _Article, clause: str, mentions: list[Mention]) -> str | None:
+    """A clause naming exactly one disease context of the condition speaks for that context."""
+    allowed = _contexts_of(lexicon, doc.condition)
+    named = {m.id for m in lexicon.find(clause) if m.kind == "context" and m.id in allowed}
+    if len(named) == 1:
+        return named.pop()
+    if len(named) > 1:
+        families = _families(lexicon)
+        return None if len({families[c] for c in named}) > 1 else doc.context
+    return doc.context
+
+
+def _response(text: str) -> str | None:
+    """The response a clause states, or None when it states none."""
+    if cues.PREVENTION.search(text):  # keep only the parts that are not about prevention
+        text = ",".join(part for part in text.split(",") if not cues.PREVENTION.search(part))
+    text = cues.PURPOSE.sub(" ", text)
+    if not text.strip():
+        return None
+    favourable_despite_negation = bool(cues.NO_NEW.search(text))
+    if cues.WORSENED.search(text):
+        return "worsened"
+    negated = cues.NEGATED.search(text)
+    if negated and not (favourable_despite_negation and cues.NO_NEW.search(negated.group())):
+        return "none"
+    positive = cues.POSITIVE.search(text) or favourable_despite_negation or cues.COMPLETE.search(text)
+    if cues.UNCLEAR.search(text) and (positive or _ABOUT_TREATMENT.search(text)):
+        return "unclear"
+    if not positive:
+        return None
+    if cues.PARTIAL.search(text):
+        return "partial"
+    if cues.COMPLETE.search(text):
+        return "complete"
+    return "improved"
+
+
+def _counts(doc: _Article, sentence: Sentence, clause: str) -> tuple[int | None, int | None, float | None]:
+    """(treated, responded, responder fraction) stated in the sentence or known for the article."""
+    text = sentence.text
+    for m in (*cues.FRACTION_SLASH.finditer(clause), *cues.FRACTION_OF.finditer(clause)):
+        r, n = cues.number(m.group("r")), cues.number(m.group("n"))
+        if r is not None and n and r <= n:
+            return n, r, r / n
+    if cues.BOTH.search(clause):
+        return 2, 2, 1.0
+    all_n = cues.ALL_N.search(clause)
+    if all_n and (n := cues.number(all_n.group("n"))):
+        return n, n, 1.0
+    treated = _treated_here(text) or doc.n_treated
+    if treated is None:
+        eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
+        treated = eq[-1] if eq and sentence.index > 0 else None
+    percent = _percent(clause)
+    responders = cues.RESPONDERS.search(clause)
+    if responders and (r := cues.number(responders.group("r"))) is not None and treated and r <= treated:
+        return treated, r, r / treated
+    if percent is not None:
+        return treated, None, percent
+    return treated, None, None
+
+
+def _treated_here(text: str) -> int | None:
+    for pattern in (cues.TREATED, cues.REPORTED):
+        m = pattern.search(text)
+        if m and (n := cues.number(m.group("n"))):
+            return n
+    return None
+
+
+def _percent(text: str) -> float | None:
+    for m in cues.PERCENT.finditer(text):
+        if not cues.PERCENT_OF_PATIENTS.match(text[m.end() : m.end() + 60]):
+            continue  # a concentration ("10% sodium thiosulfate") or another quantity
+        value = float(m.group("p")) if m.group("p") else float(cues.number(m.group("w")) or 0)
+        if 0 <= value <= 100:
+            return value / 100
+    return None
+
+
+def _with_counts(response: str, treated: int | None, responded: int | None, fraction: float | None) -> str:
+    """The count rule: a responder fraction strictly between 0 and 100 % is a mixed response."""
+    if fraction is not None and 0 < fraction < 1 and response in {"complete", "partial", "improved", "none"}:
+        return "mixed"
+    if responded == 0 and treated and response in {"improved", "complete", "partial"}:
+        return "none"
+    return response
+
+
+# -- merging --------------------------------------------------------------------------------
+
+
+def _merge(doc: _Article, candidates: list[_Candidate]) -> list[Extraction]:
+    best: dict[tuple[tuple[str, ...], str, str | None], _Candidate] = {}
+    lexicon = doc.lexicon
+    named_classes = {
+        lexicon.class_of.get(i) for c in candidates for i in c.group.ids if not _is_class_level(lexicon, i)
+    }
+    for c in candidates:
+        if all(_is_class_level(lexicon, i) for i in c.group.ids) and all(
+            lexicon.class_of.get(i) in named_classes for i in c.group.ids
+        ):
+            continue  # the class stands for a member the article names: keep the member's finding
+        key = (c.group.ids, c.condition, c.context)
+        if key not in best or c.score > best[key].score:
+            best[key] = c
+    out = []
+    for c in sorted(best.values(), key=lambda c: (c.sentence.start, c.group.ids)):
+        out.append(
+            Extraction(
+                interventions=c.group.ids,
+                condition_id=c.condition,
+                context_id=c.context,
+                response=c.response,
+                study_design=doc.design,
+                n_treated=c.n_treated,
+                n_responded=c.n_responded,
+                evidence=c.sentence.text,
+                start=c.sentence.start,
+                end=c.sentence.end,
+                confidence=min(c.score, 0.95),
+                intervention_text=c.group.text,
+            )
+        )
+    return out
