@@ -132,7 +132,9 @@ def fetch(
     from ingest.entrez import EntrezClient, EntrezConfig
     from ingest.errors import FetchError
     from ingest.fetch import fetch_into_store
+    from ingest.pipeline import extract_findings
     from kb.store import Store
+    from kb.topic import load_topic
 
     if not pmid and not query:
         raise _fail(ValueError("give at least one --pmid or a --query"))
@@ -153,11 +155,16 @@ def fetch(
             refs_depth=refs_depth,
             cited_by_depth=cited_by_depth,
         )
+        extracted = extract_findings(store, load_topic(topic))
         store.close()
     except (KBError, IngestError, FetchError) as exc:
         raise _fail(exc) from exc
     for line in report.lines():
         console.print(line, highlight=False)
+    console.print(
+        f"extracted findings: {extracted.added} added, {extracted.removed} removed, {extracted.unchanged} unchanged",
+        highlight=False,
+    )
     stats = client.stats
     per_endpoint = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_endpoint.items())) or "none"
     console.print(
@@ -246,6 +253,63 @@ def treatments(
     for row in frame.itertuples():
         table.add_row(*("" if _missing(getattr(row, c)) else str(getattr(row, c)) for c in columns))
     console.print(table)
+
+
+ExtractorOption = Annotated[str, typer.Option("--extractor", help="Registered extractor to run.")]
+
+
+@app.command()
+def extract(
+    jsonl: Annotated[Path, typer.Option("--jsonl", help="Articles, one JSON object per line (id, title, abstract).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write findings (default: standard output).")
+    ] = None,
+    topic: TopicOption = "calcinosis",
+    extractor: ExtractorOption = "rules",
+) -> None:
+    """Extract findings from articles in a JSON-lines file; write one JSON line per finding."""
+    import json
+
+    from ingest.extraction.corpus import extract_rows
+    from kb.topic import load_topic
+
+    try:
+        pack = load_topic(topic)
+        lines = [json.dumps(row, ensure_ascii=False) + "\n" for _, row in extract_rows(jsonl, pack, extractor)]
+        if out is None:
+            sys.stdout.writelines(lines)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("".join(lines), encoding="utf-8")
+            err.print(f"wrote {len(lines)} findings to {out}", highlight=False)
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    except OSError as exc:
+        raise _fail(OSError(f"cannot write {out}: {exc.strerror}")) from exc
+
+
+@app.command("eval")
+def eval_command(
+    gold: Annotated[Path, typer.Option("--gold", help="Articles with hand-annotated 'gold' findings (JSON lines).")],
+    topic: TopicOption = "calcinosis",
+    extractor: ExtractorOption = "rules",
+) -> None:
+    """Measure an extractor against gold findings: pair F1, field accuracy, every miss and false finding."""
+    from ingest.extraction.corpus import extract_rows, read_jsonl
+    from ingest.extraction.evaluate import evaluate, report
+    from kb.topic import load_topic
+
+    try:
+        pack = load_topic(topic)
+        articles = list(read_jsonl(gold))
+        unannotated = [a.article.id for a in articles if a.gold is None]
+        if unannotated:
+            raise IngestError(f"{gold}: {len(unannotated)} article(s) have no 'gold' field, e.g. {unannotated[0]!r}")
+        rows = [row for _, row in extract_rows(gold, pack, extractor)]
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    result = evaluate({a.article.id: a.gold or () for a in articles}, rows)
+    typer.echo("\n".join(report(result)))
 
 
 def _missing(value: object) -> bool:

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+from sqlmodel import col
+
 from ingest.curated import load_curated
-from kb.models import ArticleSource
+from ingest.extraction.corpus import Labeller
+from ingest.extraction.lexicon import Lexicon
+from ingest.extraction.text import ArticleText
+from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, get
+from kb.models import Article, ArticleSource, FindingRecord
 from kb.store import Changes, Store
 from kb.topic import TopicPack
+from kb.vocabulary import InterventionSpec
 
 
 @dataclass(slots=True)
@@ -50,4 +58,97 @@ def build_topic(store: Store, pack: TopicPack) -> BuildReport:
     ]
     report.changes["sources"] = store.save_article_sources(sources)
     report.changes["findings"] = store.save_curated_findings(pack.id, findings)
+    report.changes["extracted"] = extract_findings(store, pack)
     return report
+
+
+def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAULT_EXTRACTOR) -> Changes:
+    """Run an extractor on every article of the topic that has an abstract.
+
+    Each article's findings from this extractor version are replaced by the new ones, so
+    re-running converges; curated findings and other versions' findings are untouched. A
+    combination the vocabulary lacks ("a + b" given together) is added as a combination
+    intervention before its findings are stored.
+
+    Raises:
+        IngestError: no extractor has that name.
+        StoreError: the database rejects a write.
+    """
+    extractor = get(extractor_name)
+    lexicon = Lexicon(pack.vocabulary)
+    labeller = Labeller(pack)
+    with store.session() as session:
+        rows = session.execute(
+            select(
+                col(Article.id),
+                col(Article.title),
+                col(Article.abstract),
+                col(Article.publication_types),
+                col(Article.mesh_terms),
+            )
+            .join(ArticleSource, col(ArticleSource.article_id) == col(Article.id))
+            .where(col(ArticleSource.topic_id) == pack.id, col(Article.abstract).is_not(None))
+            .distinct()
+            .order_by(Article.id)
+        ).all()
+    per_article: dict[str, list[FindingRecord]] = {}
+    new_combinations: dict[str, InterventionSpec] = {}
+    for article_id, title, abstract, publication_types, mesh in rows:
+        article = ArticleText(
+            article_id, title or "", abstract or "", tuple(publication_types or ()), tuple(mesh or ())
+        )
+        records = []
+        for extraction in extractor(article, lexicon):
+            intervention = _intervention_id(extraction, labeller, new_combinations)
+            records.append(_record(article, extraction, intervention, pack, extractor.name, extractor.version))
+        per_article[article_id] = records
+    changes = Changes()
+    if new_combinations:
+        extended = pack.vocabulary.model_copy(
+            update={"interventions": (*pack.vocabulary.interventions, *new_combinations.values())}
+        )
+        changes += store.save_vocabulary(extended)
+    for article_id, records in per_article.items():
+        changes += store.replace_extracted_findings(article_id, extractor.name, extractor.version, records)
+    return changes
+
+
+def _intervention_id(extraction: Extraction, labeller: Labeller, new: dict[str, InterventionSpec]) -> str:
+    ids = extraction.interventions
+    if len(ids) == 1:
+        return ids[0]
+    known = labeller.combination_id(ids)
+    if known:
+        return known
+    combination_id = "-".join(sorted(ids))
+    new.setdefault(
+        combination_id,
+        InterventionSpec(
+            id=combination_id, name=labeller.drug_norm(ids), kind="combination", components=tuple(sorted(ids))
+        ),
+    )
+    return combination_id
+
+
+def _record(
+    article: ArticleText, extraction: Extraction, intervention: str, pack: TopicPack, name: str, version: str
+) -> FindingRecord:
+    return FindingRecord(
+        article_id=article.id,
+        intervention_id=intervention,
+        condition_id=extraction.condition_id,
+        context_id=extraction.context_id,
+        n_treated=extraction.n_treated,
+        n_responded=extraction.n_responded,
+        response=extraction.response,
+        study_design=extraction.study_design,
+        intervention_text=extraction.intervention_text or None,
+        evidence=article.abstract[extraction.start : extraction.end],
+        evidence_start=extraction.start,
+        evidence_end=extraction.end,
+        confidence=extraction.confidence,
+        origin="extracted",
+        extractor=name,
+        extractor_version=version,
+        topic_id=pack.id,
+    )

@@ -146,3 +146,20 @@ class Labeller:
             "end": extraction.end,
             "confidence": extraction.confidence,
         }
+
+
+def extract_rows(path: Path, pack: TopicPack, extractor_name: str) -> Iterator[tuple[CorpusArticle, dict[str, Any]]]:
+    """Run an extractor over every article of a JSON-lines file; yield (article, output row).
+
+    Raises:
+        IngestError: the file is unreadable or malformed, or no extractor has that name.
+    """
+    from ingest.extraction.lexicon import Lexicon
+    from ingest.extractors import get
+
+    extractor = get(extractor_name)
+    lexicon = Lexicon(pack.vocabulary)
+    labeller = Labeller(pack)
+    for item in read_jsonl(path):
+        for extraction in extractor(item.article, lexicon):
+            yield item, labeller.row(item.article, extraction)

@@ -18,9 +18,9 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-from kb.vocabulary import Vocabulary
+from kb.vocabulary import ConditionSpec, ContextSpec, Vocabulary
 
 Kind = Literal["intervention", "condition", "context"]
 KINDS: tuple[Kind, ...] = ("intervention", "condition", "context")
@@ -44,7 +44,10 @@ class Mention:
 # A token is a plain tuple (start, end, text, lower): building a tuple is several times
 # cheaper than building an object, and tokenising is most of the matching cost.
 _Token = tuple[int, int, str, str]
-_START, _END, _TEXT, _LOWER = 0, 1, 2, 3
+_START: Final = 0
+_END: Final = 1
+_TEXT: Final = 2
+_LOWER: Final = 3
 
 
 def tokens(text: str) -> list[_Token]:
@@ -75,25 +78,24 @@ class Lexicon:
         for cls in vocabulary.classes:  # a class named in text stands for its class-level entry
             if cls.id in class_level:
                 self._add("intervention", class_level[cls.id], (cls.name, *cls.synonyms), cls.abbreviations)
-        for kind, specs in (("condition", vocabulary.conditions), ("context", vocabulary.contexts)):
-            for spec in specs:
-                self._add(
-                    kind, spec.id, (spec.name, *spec.synonyms), (*spec.abbreviations, *spec.ambiguous_abbreviations)
-                )
-                self._ambiguous.update(_key(a, lower=False) for a in spec.ambiguous_abbreviations)
+        named: list[tuple[Kind, ConditionSpec | ContextSpec]] = [
+            *(("condition", c) for c in vocabulary.conditions),
+            *(("context", c) for c in vocabulary.contexts),
+        ]
+        for kind, entry in named:
+            terms = (entry.name, *entry.synonyms)
+            self._add(kind, entry.id, terms, (*entry.abbreviations, *entry.ambiguous_abbreviations))
+            self._ambiguous.update(_key(a, lower=False) for a in entry.ambiguous_abbreviations)
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
-        self._mesh = {
-            spec.mesh: (kind, spec.id)
-            for kind, specs in (
-                ("intervention", vocabulary.interventions),
-                ("condition", vocabulary.conditions),
-                ("context", vocabulary.contexts),
-            )
-            for spec in specs
-            if spec.mesh
-        }
+        self._mesh: dict[str, tuple[Kind, str]] = {}
+        for spec in vocabulary.interventions:
+            if spec.mesh:
+                self._mesh[spec.mesh] = ("intervention", spec.id)
+        for kind, entry in named:
+            if entry.mesh:
+                self._mesh[entry.mesh] = (kind, entry.id)
 
     def _add(self, kind: Kind, id_: str, names: Iterable[str], abbreviations: Iterable[str]) -> None:
         for name in names:

@@ -341,8 +341,8 @@ def _treated(text: str, design: str) -> int | None:
             n = cues.number(m.group("n"))
             if n:
                 return n
-    m = re.search(r"\(\s*(?P<n>\d{1,4})\s*\)\s+patients\b", text)
-    return int(m.group("n")) if m else None
+    bracketed = re.search(r"\(\s*(?P<n>\d{1,4})\s*\)\s+patients\b", text)  # "in 85.7% (12) patients"
+    return int(bracketed.group("n")) if bracketed else None
 
 
 def _main_interventions(doc: _Article) -> list[_Group]:
