@@ -86,10 +86,11 @@ def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAUL
                 col(Article.publication_types),
                 col(Article.mesh_terms),
             )
-            .join(ArticleSource, col(ArticleSource.article_id) == col(Article.id))
-            .where(col(ArticleSource.topic_id) == pack.id, col(Article.abstract).is_not(None))
-            .distinct()
-            .order_by(Article.id)
+            .where(
+                col(Article.id).in_(select(ArticleSource.article_id).where(col(ArticleSource.topic_id) == pack.id)),
+                col(Article.abstract).is_not(None),
+            )
+            .order_by(col(Article.id))
         ).all()
     per_article: dict[str, list[FindingRecord]] = {}
     new_combinations: dict[str, InterventionSpec] = {}

@@ -96,7 +96,7 @@ POSITIVE = re.compile(
     r"|benefi(?:t|ts|ted|cial)|respon(?:se|ses|ded|ding|der|ders|sive)|effective(?:ness)?|efficacious"
     r"|evidence\s+supports?|supports?\s+the\s+use"
     r"|success(?:ful|fully)?|useful|promising|favou?rable|excellent|dramatic|remission|softening|less\s+painful"
-    r"|settled\s+down|cleared|clearance)\b",
+    r"|settled\s+down|cleared|clearance|smaller|shrinkage)\b",
     _I,
 )
 #: Favourable although written with a negation: "no new lesions", "without recurrence".
@@ -125,7 +125,7 @@ UNCLEAR = re.compile(
 PARTIAL = re.compile(r"\b(?:partial(?:ly)?|near[- ]complete|nearly\s+complete|almost\s+complete|incomplete)\b", _I)
 COMPLETE = re.compile(
     r"\bcomplete(?:ly)?\s+(?:\w+\s+)?(?:resolution|resolved|remission|healing|healed|disappearance|disappeared|response|regression|recovery)\b"
-    r"|\bresolved\s+completely\b|\bfull\s+(?:\w+\s+)?recovery\b|\btotal(?:ly)?\s+(?:resolution|resolved|regression|disappearance)\b"
+    r"|\b(?:resolved|healed|disappeared|regressed|cleared)\s+completely\b|\bfull\s+(?:\w+\s+)?recovery\b|\btotal(?:ly)?\s+(?:resolution|resolved|regression|disappearance)\b"
     r"|\bwithout\s+recurrence\b|\bno\s+(?:sign|signs|evidence)\s+of\s+recurrence\b",
     _I,
 )
