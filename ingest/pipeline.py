@@ -87,7 +87,9 @@ def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAUL
                 col(Article.mesh_terms),
             )
             .where(
-                col(Article.id).in_(select(ArticleSource.article_id).where(col(ArticleSource.topic_id) == pack.id)),
+                col(Article.id).in_(
+                    select(col(ArticleSource.article_id)).where(col(ArticleSource.topic_id) == pack.id)
+                ),
                 col(Article.abstract).is_not(None),
             )
             .order_by(col(Article.id))
