@@ -103,11 +103,19 @@ def bench_fetch() -> list[Result]:
     return fetch_bench.bench_fetch()  # type: ignore[no-any-return]
 
 
+def bench_extract() -> list[Result]:
+    """Extraction throughput on the development corpus (see extract_bench.py)."""
+    import extract_bench
+
+    return extract_bench.bench_extract()  # type: ignore[no-any-return]
+
+
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "store": bench_store_build,
     "site": bench_site_build,
     "parse": bench_parse,
     "fetch": bench_fetch,
+    "extract": bench_extract,
 }
 
 
