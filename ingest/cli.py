@@ -255,6 +255,31 @@ def treatments(
     console.print(table)
 
 
+@app.command()
+def export(
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv, json, graphml, gexf, node-link, cytoscape, ris, bibtex or all (comma-separate several).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into (created if needed).")],
+    db: DbOption = None,
+) -> None:
+    """Export the KB: findings, articles and aggregates (CSV, JSON), the graph, the bibliography."""
+    from queries.export import write_exports
+
+    try:
+        written = write_exports(out, fmt, db=db)
+    except (KBError, ValueError) as exc:
+        raise _fail(exc) from exc
+    except OSError as exc:
+        raise _fail(OSError(f"cannot write to {out}: {exc.strerror}")) from exc
+    for path in written:
+        console.print(str(path), highlight=False, soft_wrap=True)
+
+
 ExtractorOption = Annotated[str, typer.Option("--extractor", help="Registered extractor to run.")]
 
 

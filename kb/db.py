@@ -11,6 +11,7 @@ the newest revision, so a user's KB survives upgrades of this package.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -100,3 +101,12 @@ def migrate(engine: Engine) -> None:
             f"cannot open or migrate the KB at {engine.url.render_as_string(hide_password=True)}: {exc.orig}. "
             "Check KB_DATABASE_URL and that the database server is running."
         ) from exc
+
+
+def as_list(value: object) -> list[str]:
+    """A JSON list column as a Python list (drivers return either a list or its JSON text)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str) and value:
+        return list(json.loads(value))
+    return []

@@ -4,11 +4,13 @@
   [0, 1] and behaves sensibly for the tiny samples typical of rare-disease case series.
 - :data:`DESIGN_RANK`: the evidence hierarchy used to pick a treatment's best study design.
 - :data:`DIRECTION`: how a response category counts when findings are tallied side by side.
+- :func:`pooled_rate` and :func:`is_contradicted`: the derived fields of an aggregate row.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 #: Evidence hierarchy, strongest first (lower rank is stronger).
 DESIGN_RANK: dict[str, int] = {
@@ -59,3 +61,25 @@ def best_design(designs: list[str]) -> str | None:
     """The strongest design among ``designs`` by :data:`DESIGN_RANK`, or None if empty."""
     ranked = sorted((DESIGN_RANK.get(d, 99), d) for d in designs)
     return ranked[0][1] if ranked else None
+
+
+def pooled_rate(responders: int, evaluable: int) -> tuple[float | None, float | None, float | None]:
+    """The pooled response rate and its Wilson 95 % interval, or three Nones without counts.
+
+    Raises:
+        ValueError: ``responders`` exceeds ``evaluable`` or either is negative.
+    """
+    if not evaluable:
+        return None, None, None
+    low, high = wilson_interval(responders, evaluable)
+    return responders / evaluable, low, high
+
+
+def is_contradicted(tally: Mapping[str, int]) -> bool:
+    """Whether findings tallied by :data:`DIRECTION` disagree.
+
+    A pair is contradicted when some findings support it and others report no response or
+    harm: a worsening is read as a stronger null. Mixed and unclear findings never
+    contradict anything.
+    """
+    return tally.get("supporting", 0) > 0 and (tally.get("null", 0) > 0 or tally.get("harmful", 0) > 0)

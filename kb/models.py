@@ -170,7 +170,7 @@ class ArticleRecord(SQLModel):
 class Article(ArticleRecord, table=True):
     """A published article (journal paper, conference abstract, review)."""
 
-    created_at: datetime | None = Field(default=None, description="When the article entered the KB (UTC).")
+    created_at: datetime | None = Field(default=None, index=True, description="When the article entered the KB (UTC).")
     updated_at: datetime | None = Field(default=None, description="When its stored fields last changed (UTC).")
 
 
@@ -290,11 +290,26 @@ class Finding(FindingRecord, table=True):
     __table_args__ = (
         UniqueConstraint("content_hash", name="uq_finding_content_hash"),
         Index("ix_finding_origin_extractor", "article_id", "origin", "extractor", "extractor_version"),
+        # Aggregation (kb.aggregate) reads one condition and context in (intervention, article)
+        # order from this index alone, without visiting the table's rows.
+        Index(
+            "ix_finding_condition_context",
+            "condition_id",
+            "context_id",
+            "intervention_id",
+            "article_id",
+            "study_design",
+            "response",
+            "n_treated",
+            "n_responded",
+        ),
     )
 
     id: str = Field(primary_key=True, description="finding: plus the first 16 hex digits of the content hash.")
     content_hash: str = Field(description="SHA-256 of the content fields; saving the same finding twice is a no-op.")
-    created_at: datetime | None = Field(default=None, description="When the finding was first stored (UTC).")
+    created_at: datetime | None = Field(
+        default=None, index=True, description="When the finding was first stored (UTC)."
+    )
 
 
 def finding_id(content_hash: str) -> str:

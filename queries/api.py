@@ -4,7 +4,8 @@ Every function takes an optional ``db`` (a URL, an engine, or None for ``KB_DATA
 ``kb.sqlite``). Terms are resolved through the vocabulary, so ids, names, synonyms, brand
 names and abbreviations all work: ``treatments_for("calcinosis", context="SSc")``.
 
-Counting rules (also on the site's methods page):
+Counting rules (also on the site's methods page; computed in SQL by
+:func:`kb.aggregate.aggregate_evidence`):
 
 - *studies* are distinct articles; *patients* add up, per article, the largest number treated
   that the article reports, from primary studies only (reviews summarise other studies, so
@@ -13,23 +14,29 @@ Counting rules (also on the site's methods page):
   counts (per article, the finding with the most patients, and the fewer responders on a
   tie), with a Wilson 95 % interval;
 - findings are tallied by direction side by side (supporting, mixed, null, harmful,
-  unclear), never netted out.
+  unclear), never netted out; ``contradicted`` flags supporting findings alongside null or
+  harmful ones;
+- a class rolls up its members, the findings naming only the class and the combinations
+  containing a member; a combination counts under itself and is listed under each component.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, TextClause, TextualSelect, bindparam
+from sqlmodel.sql.sqltypes import UTCDateTime
 
-from kb.errors import VocabularyError
-from kb.evidence import DESIGN_RANK, DIRECTION, DIRECTIONS, SECONDARY_DESIGNS, best_design, wilson_interval
-from kb.vocabulary import normalise_term
-from queries.db import DB, as_list, connect
+from kb.aggregate import AGGREGATE_COLUMNS, Scope, aggregate_evidence, aggregate_groups
+from kb.evidence import DESIGN_RANK, DIRECTION, DIRECTIONS, SECONDARY_DESIGNS, best_design, is_contradicted, pooled_rate
+from queries.catalog import articles
+from queries.db import DB, connect
+from queries.terms import UNSPECIFIED, resolve_intervention, resolve_scope
 
-UNSPECIFIED = "unspecified"
-"""Pass as ``context`` to select findings whose disease context is mixed or unspecified."""
+__all__ = ["UNSPECIFIED", "aggregate", "compare", "findings", "new_since", "treatments_for"]
 
 _FINDINGS_SQL = """
 SELECT f.id AS finding_id, f.article_id, a.title, a.year, a.journal, a.pmid, a.doi, a.retracted,
@@ -37,73 +44,19 @@ SELECT f.id AS finding_id, f.article_id, a.title, a.year, a.journal, a.pmid, a.d
        i.class_id, ic.name AS class,
        f.condition_id, c.name AS condition, f.context_id, dc.name AS context,
        f.route, f.age_group, f.n_treated, f.n_responded, f.response, f.study_design, f.outcome,
-       f.evidence, f.summary, f.origin, f.extractor, f.extractor_version, f.confidence
+       f.evidence, f.summary, f.origin, f.extractor, f.extractor_version, f.confidence{added}
 FROM finding f
 JOIN article a ON a.id = f.article_id
 JOIN intervention i ON i.id = f.intervention_id
 LEFT JOIN intervention_class ic ON ic.id = i.class_id
 JOIN condition c ON c.id = f.condition_id
 LEFT JOIN disease_context dc ON dc.id = f.context_id
+WHERE {where}
 """
+_ADDED_COLUMNS = ", f.created_at AS added, a.created_at AS article_added"
 
-_TREATMENT_COLUMNS = [
-    "level",
-    "intervention_id",
-    "intervention",
-    "kind",
-    "class",
-    "interventions",
-    "studies",
-    "findings",
-    "patients",
-    "responders",
-    "evaluable",
-    "response_rate",
-    "ci_low",
-    "ci_high",
-    *DIRECTIONS,
-    "best_design",
-    "latest_year",
-]
-
-
-# -- resolution ------------------------------------------------------------------------------
-
-
-def _resolve(engine: Engine, table: str, term: str, label: str) -> str:
-    rows = pd.read_sql(text(f"SELECT id, name, synonyms FROM {table}"), engine)  # noqa: S608 (fixed table names)
-    key = normalise_term(term)
-    for row in rows.itertuples():
-        names = [row.id, row.name, *(as_list(row.synonyms))]
-        if key in {normalise_term(n) for n in names}:
-            return str(row.id)
-    known = ", ".join(sorted(rows["name"]))
-    raise VocabularyError(f"unknown {label} {term!r}; known: {known}")
-
-
-def _intervention_ids(engine: Engine, term: str) -> tuple[list[str], dict[str, str]]:
-    """Intervention ids a term covers, with why each is included (self, member, combination)."""
-    frame = pd.read_sql(text("SELECT id, kind, class_id FROM intervention"), engine)
-    components = pd.read_sql(text("SELECT combination_id, component_id FROM intervention_component"), engine)
-    try:
-        found = _resolve(engine, "intervention", term, "intervention")
-        row = frame.set_index("id").loc[found]
-        class_id = row["class_id"] if row["kind"] == "class" else None
-    except VocabularyError:
-        try:
-            class_id = _resolve(engine, "intervention_class", term, "intervention class")
-        except VocabularyError:
-            raise VocabularyError(f"unknown intervention or class {term!r}") from None
-        found = None
-    via: dict[str, str] = {}
-    if class_id is not None:
-        for member in frame.loc[frame["class_id"] == class_id, "id"]:
-            via[member] = "class member"
-    if found is not None:
-        via[found] = "self"
-    for combo in components.loc[components["component_id"].isin(list(via)), "combination_id"]:
-        via.setdefault(combo, "combination")
-    return list(via), via
+#: Columns of :func:`treatments_for` and :func:`compare` (after ``term`` in the latter).
+TREATMENT_COLUMNS: list[str] = list(AGGREGATE_COLUMNS)
 
 
 # -- findings --------------------------------------------------------------------------------
@@ -131,56 +84,99 @@ def findings(
 
     Returns:
         One row per finding with article bibliography (title, year, journal, pmid, doi),
-        intervention, class, condition, context, counts, response, design, evidence sentence
-        or curated summary, origin and ``via``.
+        intervention, class, condition, context, counts, response and its ``direction``,
+        design, evidence sentence or curated summary, origin and ``via``.
 
     Raises:
         VocabularyError: a term is not in the vocabulary.
+        ValueError: ``design`` is not a known study design.
     """
     engine = connect(db)
-    where: list[str] = []
-    params: dict[str, object] = {}
     via: dict[str, str] = {}
+    ids: tuple[str, ...] | None = None
     if intervention is not None:
-        ids, via = _intervention_ids(engine, intervention)
-        where.append(f"f.intervention_id IN ({_placeholders('i', ids, params)})")
-    if condition is not None:
-        params["condition"] = _resolve(engine, "condition", condition, "condition")
-        where.append("f.condition_id = :condition")
-    if context is not None:
-        if normalise_term(context) == UNSPECIFIED:
-            where.append("f.context_id IS NULL")
-        else:
-            params["context"] = _resolve(engine, "disease_context", context, "disease context")
-            where.append("f.context_id = :context")
+        via = resolve_intervention(engine, intervention).via
+        ids = tuple(via)
+    scope = resolve_scope(engine, condition, context, ids)
+    clauses: list[str] = []
+    params: dict[str, object] = {}
     if design is not None:
         if design not in DESIGN_RANK:
             raise ValueError(f"unknown study design {design!r}; use one of {', '.join(DESIGN_RANK)}")
+        clauses.append("f.study_design = :design")
         params["design"] = design
-        where.append("f.study_design = :design")
     if since is not None:
+        clauses.append("a.year >= :since")
         params["since"] = _year(since)
-        where.append("a.year >= :since")
-    sql = _FINDINGS_SQL + (" WHERE " + " AND ".join(where) if where else "")
-    frame = pd.read_sql(text(sql), engine, params=params)
+    return _read_findings(engine, scope, clauses, params, via=via)
+
+
+def new_since(
+    since: date | datetime | str, *, what: Literal["findings", "articles"] = "findings", db: DB = None
+) -> pd.DataFrame:
+    """What entered the KB at or after ``since``: findings (default) or articles.
+
+    This is the "what is new since last month" question, by the time a record was first
+    stored (not its publication year: see ``findings(since=…)`` for that). A finding whose
+    content changes is a new finding (its content hash changes), so corrections show up too.
+
+    Args:
+        since: a date (midnight UTC), an aware or naive (read as UTC) datetime, or an ISO
+            string (``2025-06-01``, ``2025-06-01T12:00``).
+        what: ``findings``, with the columns of :func:`findings` plus ``added`` and
+            ``article_added``; or ``articles``, with the columns of :func:`queries.articles`
+            plus ``added``.
+        db: where to read (see module docs).
+
+    Returns:
+        The new records, most recently added first.
+
+    Raises:
+        ValueError: ``since`` is not a date, or ``what`` is neither findings nor articles.
+    """
+    moment = _moment(since)
+    if what == "articles":
+        frame = articles(added_since=moment, db=db)
+        return frame.sort_values(["added", "id"], ascending=[False, True]).reset_index(drop=True)
+    if what != "findings":
+        raise ValueError(f"what must be 'findings' or 'articles', not {what!r}")
+    frame = _read_findings(connect(db), Scope(), [], {}, added_since=moment)
+    return frame.sort_values(["added", "finding_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _read_findings(
+    engine: Engine,
+    scope: Scope,
+    clauses: Sequence[str],
+    params: Mapping[str, object],
+    *,
+    via: Mapping[str, str] | None = None,
+    added_since: datetime | None = None,
+) -> pd.DataFrame:
+    """Findings in ``scope`` meeting ``clauses``; with ``added_since``, those stored since then,
+    with the times they and their articles were stored (``added``, ``article_added``)."""
+    sql = _FINDINGS_SQL.replace("{added}", "" if added_since is None else _ADDED_COLUMNS)
+    if added_since is not None:
+        clauses = [*clauses, "f.created_at >= :added_since"]
+    statement = scope.statement(sql + "".join(f" AND {c}" for c in clauses))
+    query: TextClause | TextualSelect = statement
+    if added_since is not None:
+        query = statement.bindparams(bindparam("added_since", added_since, type_=UTCDateTime())).columns(
+            added=UTCDateTime(), article_added=UTCDateTime()
+        )
+    frame = pd.read_sql(query, engine, params=dict(params))
     frame["via"] = frame["intervention_id"].map(via).fillna("self") if via else "self"
     frame["direction"] = frame["response"].map(DIRECTION)
     frame["design_rank"] = frame["study_design"].map(DESIGN_RANK)
     frame = frame.sort_values(
-        ["year", "design_rank", "article_id", "intervention"], ascending=[False, True, True, True], na_position="last"
+        ["year", "design_rank", "article_id", "intervention", "finding_id"],
+        ascending=[False, True, True, True, True],
+        na_position="last",
     )
     for column in ("n_treated", "n_responded", "year"):
         frame[column] = frame[column].astype("Int64")
     frame["retracted"] = frame["retracted"].astype(bool)
     return frame.drop(columns=["design_rank"]).reset_index(drop=True)
-
-
-def _placeholders(prefix: str, values: list[str], params: dict[str, object]) -> str:
-    names = []
-    for n, value in enumerate(values):
-        params[f"{prefix}{n}"] = value
-        names.append(f":{prefix}{n}")
-    return ", ".join(names) or "NULL"
 
 
 def _year(value: int | str | date) -> int:
@@ -189,11 +185,30 @@ def _year(value: int | str | date) -> int:
     return int(str(value)[:4])
 
 
+def _moment(value: date | datetime | str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD or an ISO date and time") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 # -- aggregation -----------------------------------------------------------------------------
 
 
 def aggregate(frame: pd.DataFrame) -> dict[str, object]:
-    """Aggregate findings (rows of :func:`findings`) into the counts of one table row."""
+    """Aggregate any set of findings (rows of :func:`findings`) into the counts of one table row.
+
+    The same counting rules as :func:`treatments_for`, for a selection the query API does
+    not offer (say, children only: ``aggregate(frame[frame.age_group == "children"])``).
+
+    Returns:
+        studies, findings, patients, responders, evaluable, response_rate, ci_low, ci_high,
+        supporting, mixed, null, harmful, unclear, best_design, latest_year, contradicted.
+    """
     primary = frame[~frame["study_design"].isin(SECONDARY_DESIGNS)]
     patients = 0
     responders = evaluable = 0
@@ -206,11 +221,9 @@ def aggregate(frame: pd.DataFrame) -> dict[str, object]:
             pick = both.sort_values(["n_treated", "n_responded"], ascending=[False, True]).iloc[0]
             evaluable += int(pick["n_treated"])
             responders += int(pick["n_responded"])
-    rate = ci_low = ci_high = None
-    if evaluable:
-        rate = responders / evaluable
-        ci_low, ci_high = wilson_interval(responders, evaluable)
-    tally = frame["response"].map(DIRECTION).value_counts()
+    rate, ci_low, ci_high = pooled_rate(responders, evaluable)
+    counted = frame["response"].map(DIRECTION).value_counts()
+    tally = {d: int(counted.get(d, 0)) for d in DIRECTIONS}
     years = frame["year"].dropna()
     return {
         "studies": int(frame["article_id"].nunique()),
@@ -221,9 +234,10 @@ def aggregate(frame: pd.DataFrame) -> dict[str, object]:
         "response_rate": rate,
         "ci_low": ci_low,
         "ci_high": ci_high,
-        **{d: int(tally.get(d, 0)) for d in DIRECTIONS},
+        **tally,
         "best_design": best_design(list(frame["study_design"])),
         "latest_year": int(years.max()) if not years.empty else None,
+        "contradicted": is_contradicted(tally),
     }
 
 
@@ -247,65 +261,69 @@ def treatments_for(
         Columns: level, intervention_id, intervention, kind, class, interventions (how many
         interventions the row covers: 1, or a class's count), studies, findings,
         patients, responders, evaluable, response_rate, ci_low, ci_high, supporting, mixed,
-        null, harmful, unclear, best_design, latest_year. Ranked by best design, then number
-        of studies, then patients.
+        null, harmful, unclear, best_design, latest_year, contradicted (supporting findings
+        alongside null or harmful ones), combinations (ids of the combinations containing
+        the intervention: listed here, counted in their own rows). Ranked by best design,
+        then number of studies, then patients.
 
     Raises:
         VocabularyError: the condition or context is not in the vocabulary.
     """
-    frame = findings(condition=condition, context=context, db=db)
-    rows: list[dict[str, object]] = []
-    for intervention_id, group in frame.groupby("intervention_id"):
-        first = group.iloc[0]
-        rows.append(
-            {
-                "level": "intervention",
-                "intervention_id": intervention_id,
-                "intervention": first["intervention"],
-                "kind": first["intervention_kind"],
-                "class": first["class"],
-                "interventions": 1,
-                **aggregate(group),
-            }
-        )
-    if include_classes and not frame.empty:
-        rows.extend(_class_rows(frame, connect(db)))
-    result = pd.DataFrame(rows, columns=_TREATMENT_COLUMNS)
+    engine = connect(db)
+    rows = aggregate_evidence(engine, resolve_scope(engine, condition, context), include_classes=include_classes)
+    return _treatment_table(rows)
+
+
+def compare(*interventions: str, condition: str, context: str | None = None, db: DB = None) -> pd.DataFrame:
+    """Interventions side by side for one condition (and context), in the order given.
+
+    An intervention with no findings there still gets its row, with zero studies: the
+    absence of evidence is part of the comparison. A class (``"bisphosphonates"``) is
+    compared as its roll-up.
+
+    Args:
+        *interventions: drugs, procedures, combinations or classes, as names or synonyms.
+        condition: condition name or synonym.
+        context: disease context, :data:`UNSPECIFIED`, or None for all.
+        db: where to read (see module docs).
+
+    Returns:
+        ``term`` (as given), then the columns of :func:`treatments_for`.
+
+    Raises:
+        ValueError: no intervention given, or two terms name the same intervention.
+        VocabularyError: a term is not in the vocabulary.
+    """
+    if not interventions:
+        raise ValueError("compare() needs at least one intervention")
+    engine = connect(db)
+    terms = [resolve_intervention(engine, term) for term in interventions]
+    keys = [(t.level, t.id) for t in terms]
+    repeated = sorted({f"{level} {id_}" for level, id_ in keys if keys.count((level, id_)) > 1})
+    if repeated:
+        raise ValueError(f"compare() got the same intervention twice: {', '.join(repeated)}")
+    rows = aggregate_groups(engine, keys, resolve_scope(engine, condition, context))
+    frame = pd.DataFrame(
+        [{"term": given, **row} for given, row in zip(interventions, rows, strict=True)],
+        columns=["term", *TREATMENT_COLUMNS],
+    )
+    return _typed(frame)
+
+
+def _treatment_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    result = pd.DataFrame(rows, columns=TREATMENT_COLUMNS)
     if result.empty:
         return result
     result["_rank"] = result["best_design"].map(DESIGN_RANK)
     result = result.sort_values(
-        ["_rank", "studies", "patients", "intervention"], ascending=[True, False, False, True]
+        ["_rank", "studies", "patients", "intervention", "level", "intervention_id"],
+        ascending=[True, False, False, True, True, True],
     ).drop(columns="_rank")
+    return _typed(result.reset_index(drop=True))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("patients", "responders", "evaluable", "latest_year"):
-        result[column] = result[column].astype("Int64")
-    return result.reset_index(drop=True)
-
-
-def _class_rows(frame: pd.DataFrame, engine: Engine) -> list[dict[str, object]]:
-    components = pd.read_sql(
-        text(
-            "SELECT ic.combination_id, i.class_id FROM intervention_component ic "
-            "JOIN intervention i ON i.id = ic.component_id WHERE i.class_id IS NOT NULL"
-        ),
-        engine,
-    )
-    classes = pd.read_sql(text("SELECT id, name FROM intervention_class"), engine).set_index("id")["name"]
-    rows = []
-    for class_id in sorted(set(frame["class_id"].dropna()) | set(components["class_id"])):
-        combos = set(components.loc[components["class_id"] == class_id, "combination_id"])
-        members = frame[(frame["class_id"] == class_id) | frame["intervention_id"].isin(combos)]
-        if members.empty:
-            continue
-        rows.append(
-            {
-                "level": "class",
-                "intervention_id": class_id,
-                "intervention": classes.get(class_id, class_id),
-                "kind": "class",
-                "class": classes.get(class_id, class_id),
-                "interventions": int(members["intervention_id"].nunique()),
-                **aggregate(members),
-            }
-        )
-    return rows
+        frame[column] = frame[column].astype("Int64")
+    frame["contradicted"] = frame["contradicted"].astype(bool)
+    return frame

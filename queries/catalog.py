@@ -5,11 +5,15 @@ These feed the site's index and record pages and are equally useful from a noteb
 
 from __future__ import annotations
 
-import pandas as pd
-from sqlalchemy import text
+from datetime import datetime
 
+import pandas as pd
+from sqlalchemy import TextClause, TextualSelect, bindparam, text
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from kb.db import as_list
 from kb.errors import KBError
-from queries.db import DB, as_list, connect
+from queries.db import DB, connect
 
 
 def topic(topic_id: str | None = None, *, db: DB = None) -> dict[str, object]:
@@ -107,19 +111,30 @@ def intervention_classes(*, db: DB = None) -> pd.DataFrame:
     return frame
 
 
-def articles(*, db: DB = None) -> pd.DataFrame:
-    """Every article with its bibliography and number of findings, newest first."""
-    frame = pd.read_sql(
-        text(
-            """
-            SELECT a.id, a.pmid, a.doi, a.pmcid, a.title, a.journal, a.year, a.authors, a.url,
-                   a.publication_types, a.retracted, a.abstract IS NOT NULL AS has_abstract,
-                   (SELECT COUNT(*) FROM finding f WHERE f.article_id = a.id) AS findings
-            FROM article a ORDER BY a.year DESC, a.id
-            """
-        ),
-        connect(db),
-    )
+def articles(*, added_since: datetime | None = None, db: DB = None) -> pd.DataFrame:
+    """Every article with its bibliography and number of findings, newest first.
+
+    Args:
+        added_since: only the articles first stored at or after this aware datetime, with
+            the time in an extra ``added`` column (see :func:`queries.new_since`).
+        db: where to read (see :mod:`queries.api`).
+    """
+    sql = """
+        SELECT a.id, a.pmid, a.doi, a.pmcid, a.title, a.journal, a.year, a.authors, a.url,
+               a.publication_types, a.retracted, a.abstract IS NOT NULL AS has_abstract,
+               (SELECT COUNT(*) FROM finding f WHERE f.article_id = a.id) AS findings{added}
+        FROM article a {where} ORDER BY a.year DESC, a.id
+    """
+    query: TextClause | TextualSelect
+    if added_since is None:
+        query = text(sql.format(added="", where=""))
+    else:
+        query = (
+            text(sql.format(added=", a.created_at AS added", where="WHERE a.created_at >= :since"))
+            .bindparams(bindparam("since", added_since, type_=UTCDateTime()))
+            .columns(added=UTCDateTime())
+        )
+    frame = pd.read_sql(query, connect(db))
     for column in ("authors", "publication_types"):
         frame[column] = frame[column].apply(as_list)
     frame["year"] = frame["year"].astype("Int64")

@@ -7,7 +7,6 @@ change it; PostgreSQL sessions are set ``default_transaction_read_only``.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -15,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from kb.db import database_url
 from kb.errors import KBError
+
+_MMAP_BYTES = 1 << 30
 
 DB = str | Engine | None
 """Where to read: a database URL, an engine, or None for ``KB_DATABASE_URL`` / ``kb.sqlite``."""
@@ -44,19 +45,18 @@ def _engine(url: str) -> Engine:
                 "or point KB_DATABASE_URL at an existing KB"
             )
         uri = f"file:{Path(path).resolve()}?mode=ro"
-        return create_engine("sqlite:///" + uri + "&uri=true")
+        engine = create_engine("sqlite:///" + uri + "&uri=true")
+        event.listen(engine, "connect", _sqlite_memory_map)
+        return engine
     engine = create_engine(url, pool_pre_ping=True)
     event.listen(engine, "connect", _read_only_postgres)
     return engine
 
 
-def as_list(value: object) -> list[str]:
-    """A JSON list column as a Python list (drivers return either a list or its JSON text)."""
-    if isinstance(value, list):
-        return value
-    if isinstance(value, str) and value:
-        return list(json.loads(value))
-    return []
+def _sqlite_memory_map(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Reading pages through a memory map instead of read() calls makes the aggregation's
+    # index lookups markedly faster on a large KB; safe, as these connections never write.
+    dbapi_connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
 
 
 def _read_only_postgres(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

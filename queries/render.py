@@ -8,11 +8,14 @@ filter, so a title containing ``<script>`` or Markdown link syntax renders as pl
 
 from __future__ import annotations
 
+import ast
 import html
+import inspect
+import itertools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,14 @@ def _design(value: object) -> str:
     return str(value).replace("_", " ") if value else "–"
 
 
+def code_block(value: object, language: str = "") -> str:
+    """A fenced Markdown code block, its fence longer than any run of backticks in ``value``."""
+    content = str(value)
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{content}\n{fence}"
+
+
 def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
@@ -105,6 +116,7 @@ def _environment(templates: Path) -> Environment:
         count=_count,
         percent=_percent,
         design=_design,
+        code_block=code_block,
     )
     env.globals.update(condition_page=condition_page)
     return env
@@ -185,7 +197,61 @@ def render_pages(templates: Path, *, db: DB = None) -> dict[str, str]:
         )
     pages["articles/index.md"] = env.get_template("articles.md.j2").render(articles=_records(articles), depth="../")
     pages["data-dictionary.md"] = env.get_template("data-dictionary.md.j2").render(tables=data_dictionary(), depth="")
+    pages["api.md"] = env.get_template("api.md.j2").render(items=api_reference(), depth="")
     return pages
+
+
+def api_reference() -> list[dict[str, str]]:
+    """Every public name of :mod:`queries` (its ``__all__``) with its signature and documentation.
+
+    A function's documentation is its docstring; a constant's is the string literal that
+    follows its assignment in the source (the convention Sphinx reads).
+    """
+    import queries
+
+    constants = _attribute_docs()
+    items = []
+    for name in queries.__all__:
+        value = getattr(queries, name)
+        if callable(value):
+            items.append({"name": name, "signature": name + _signature(value), "doc": inspect.getdoc(value) or ""})
+        else:
+            items.append({"name": name, "signature": f"{name} = {value!r}", "doc": constants.get(name, "")})
+    return items
+
+
+class _AsWritten(str):
+    """An annotation shown as written in the source, without the quotes of its repr."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _signature(function: Callable[..., object]) -> str:
+    signature = inspect.signature(function)
+
+    def written(annotation: object) -> object:
+        return _AsWritten(annotation) if isinstance(annotation, str) else annotation
+
+    parameters = [p.replace(annotation=written(p.annotation)) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=parameters, return_annotation=written(signature.return_annotation)))
+
+
+def _attribute_docs() -> dict[str, str]:
+    """Docstrings of the queries package's module-level constants, by name."""
+    docs: dict[str, str] = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        for node, following in itertools.pairwise(body):
+            if not (isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
+                continue
+            doc = following.value.value
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            if isinstance(doc, str):
+                docs |= {t.id: inspect.cleandoc(doc) for t in targets if isinstance(t, ast.Name)}
+    return docs
 
 
 def data_dictionary() -> list[dict[str, Any]]:

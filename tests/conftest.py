@@ -141,3 +141,124 @@ def mini_kb(db_url: str, mini_pack) -> str:  # type: ignore[no-untyped-def]
     build_topic(store, mini_pack)
     store.close()
     return db_url
+
+
+# A KB written through the store with numbers chosen to be checked by hand (see
+# test_queries.py): calcinosis in systemic sclerosis (SSc) and dermatomyositis (DM).
+HOSTILE_TITLE = (
+    'Calcinosis {unbalanced <script>alert("x")</script> 100% & $5 #1 snake_case ^caret ~tilde '
+    "back\\slash}} [md](javascript:x) **bold**\nsecond line"
+)
+HAND_VOCABULARY = {
+    "classes": [
+        {"id": "calcium-channel-blocker", "name": "calcium channel blocker", "abbreviations": ["CCB"]},
+        {"id": "bisphosphonate", "name": "bisphosphonate"},
+    ],
+    "interventions": [
+        {
+            "id": "diltiazem",
+            "name": "diltiazem",
+            "kind": "drug",
+            "class": "calcium-channel-blocker",
+            "brands": ["Cardizem"],
+        },
+        {"id": "alendronate", "name": "alendronate", "kind": "drug", "class": "bisphosphonate"},
+        {"id": "etidronate", "name": "etidronate", "kind": "drug", "class": "bisphosphonate"},
+        {"id": "pamidronate", "name": "pamidronate", "kind": "drug", "class": "bisphosphonate"},
+        {"id": "bisphosphonates", "name": "bisphosphonates", "kind": "class", "class": "bisphosphonate"},
+        {
+            "id": "diltiazem-pamidronate",
+            "name": "diltiazem + pamidronate",
+            "kind": "combination",
+            "components": ["diltiazem", "pamidronate"],
+        },
+        {"id": "sodium-thiosulfate", "name": "sodium thiosulfate", "kind": "drug", "abbreviations": ["STS"]},
+    ],
+    "conditions": [{"id": "calcinosis", "name": "calcinosis", "contexts": ["systemic-sclerosis", "dermatomyositis"]}],
+    "contexts": [
+        {"id": "systemic-sclerosis", "name": "systemic sclerosis", "abbreviations": ["SSc"]},
+        {"id": "dermatomyositis", "name": "dermatomyositis", "abbreviations": ["DM"]},
+    ],
+}
+HAND_ARTICLES = [
+    {
+        "id": "pubmed:1",
+        "pmid": "1",
+        "title": "Diltiazem series",
+        "journal": "J Tests",
+        "year": 2005,
+        "authors": ["Alpha A", "Beta BC"],
+    },
+    {
+        "id": "pubmed:2",
+        "pmid": "2",
+        "title": "Diltiazem cohort",
+        "journal": "J Tests",
+        "year": 2012,
+        "doi": "10.1000/two",
+    },
+    {
+        "id": "pubmed:3",
+        "pmid": "3",
+        "title": HOSTILE_TITLE,
+        "journal": "J & Co {x}",
+        "year": 2019,
+        "authors": ["SSc Study Group", "O'Brien P"],
+    },
+    {"id": "pubmed:4", "pmid": "4", "title": "Two bisphosphonates", "year": 2016},
+    {"id": "pubmed:5", "pmid": "5", "title": "Etidronate and the pair", "year": 2021},
+    {"id": "doi:10.1000/review", "doi": "10.1000/review", "title": "A review", "year": 2008},
+    {"id": "pubmed:7", "pmid": "7", "title": "Cites the others, reports nothing", "year": 2022},
+]
+# (key, article, intervention, context, treated, responded, response, design)
+HAND_FINDINGS = [
+    ("d1", "pubmed:1", "diltiazem", "systemic-sclerosis", 12, 3, "improved", "case_series"),
+    ("d2", "pubmed:2", "diltiazem", "systemic-sclerosis", 17, 9, "partial", "retrospective_cohort"),
+    ("d3", "pubmed:3", "diltiazem", "systemic-sclerosis", 5, 0, "none", "case_report"),
+    ("a4", "pubmed:4", "alendronate", "systemic-sclerosis", 6, 2, "improved", "case_series"),
+    ("p4", "pubmed:4", "pamidronate", "systemic-sclerosis", 8, 4, "improved", "case_series"),
+    ("e5", "pubmed:5", "etidronate", "systemic-sclerosis", 4, 1, "partial", "case_series"),
+    ("dp5", "pubmed:5", "diltiazem-pamidronate", "systemic-sclerosis", 2, 2, "complete", "case_report"),
+    ("b6", "doi:10.1000/review", "bisphosphonates", "systemic-sclerosis", None, None, "none", "review"),
+    ("a2", "pubmed:2", "alendronate", "dermatomyositis", 1, 1, "complete", "case_report"),
+]
+HAND_CITATIONS = [
+    ("pubmed:7", "pubmed:1", "pubmed_pubmed_refs"),
+    ("pubmed:7", "pubmed:3", "reference_list"),
+    ("pubmed:3", "pubmed:1", "pubmed_pubmed_refs"),
+    ("pubmed:1", "pubmed:999", "pubmed_pubmed_refs"),  # an article the KB does not hold
+]
+
+
+@pytest.fixture
+def hand_kb(db_url: str) -> str:
+    """A database holding the hand-computed KB above; returns its URL."""
+    from kb.models import ArticleRecord, Citation, FindingRecord
+    from kb.store import Store
+    from kb.vocabulary import Vocabulary
+
+    store = Store.open(db_url)
+    store.save_vocabulary(Vocabulary.model_validate(HAND_VOCABULARY))
+    store.save_articles([ArticleRecord(**a) for a in HAND_ARTICLES])
+    store.save_citations([Citation(citing_id=a, cited_id=b, source=s) for a, b, s in HAND_CITATIONS])
+    records = [
+        FindingRecord(
+            article_id=article,
+            intervention_id=intervention,
+            condition_id="calcinosis",
+            context_id=context,
+            n_treated=treated,
+            n_responded=responded,
+            response=response,
+            study_design=design,
+            summary=f"Finding {key}.",
+            origin="curated",
+            extractor="curated",
+            curation_key=f"hand:{key}",
+            topic_id="hand",
+        )
+        for key, article, intervention, context, treated, responded, response, design in HAND_FINDINGS
+    ]
+    store.save_curated_findings("hand", records)
+    store.close()
+    return db_url

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
 import queries
+from conftest import REPO
 from kb.errors import KBError, VocabularyError
 from kb.evidence import best_design, wilson_interval
 from kb.graph import build_graph
@@ -110,3 +114,129 @@ def test_graph_links_articles_findings_and_vocabulary(mini_kb: str) -> None:
     assert graph.has_edge("intervention:pamidronate", "intervention:diltiazem-pamidronate", key="part_of")
     treats = graph.get_edge_data("intervention:diltiazem", "condition:calcinosis", key="treats:systemic-sclerosis")
     assert (treats["findings"], treats["studies"], treats["mixed"], treats["supporting"]) == (4, 3, 3, 1)
+
+
+# -- the hand-computed KB (conftest.HAND_*) ------------------------------------------------
+
+
+def test_pooled_rate_contradiction_and_design_by_hand(hand_kb: str) -> None:
+    table = queries.treatments_for("calcinosis", context="SSc", db=hand_kb).set_index("intervention_id")
+    dil = table.loc["diltiazem"]
+    # 3/12, 9/17 and 0/5 from three primary studies: 12 responders of 34 treated.
+    assert (dil["studies"], dil["findings"], dil["patients"]) == (3, 3, 34)
+    assert (dil["responders"], dil["evaluable"]) == (12, 34)
+    assert dil["response_rate"] == pytest.approx(12 / 34)
+    # Wilson by hand, z = 1.959964, z² = 3.841459, n = 34, p = 0.352941:
+    # centre = (p + z²/2n) / (1 + z²/n) = 0.409433 / 1.112984 = 0.367870
+    # half = z·sqrt(p(1−p)/n + z²/4n²) / (1 + z²/n) = 1.959964 · 0.086877 / 1.112984 = 0.152991
+    assert (dil["ci_low"], dil["ci_high"]) == pytest.approx((0.214879, 0.520860), abs=1e-5)
+    # improved + partial support it, none does not: side by side, and flagged.
+    assert (dil["supporting"], dil["mixed"], dil["null"], dil["harmful"], dil["unclear"]) == (2, 0, 1, 0, 0)
+    assert bool(dil["contradicted"]) is True
+    assert (dil["best_design"], dil["latest_year"]) == ("retrospective_cohort", 2019)
+    # The combination is listed under diltiazem, not counted in it.
+    assert dil["combinations"] == ["diltiazem-pamidronate"]
+    pair = table.loc["diltiazem-pamidronate"]
+    assert (pair["studies"], pair["responders"], pair["evaluable"], pair["combinations"]) == (1, 2, 2, [])
+    assert table.loc["pamidronate", "combinations"] == ["diltiazem-pamidronate"]
+    assert table.loc["pamidronate", "studies"] == 1
+    assert bool(table.loc["alendronate", "contradicted"]) is False
+
+
+def test_class_rolls_up_members_class_only_findings_and_combinations(hand_kb: str) -> None:
+    table = queries.treatments_for("calcinosis", context="SSc", db=hand_kb)
+    bis = table[table["level"] == "class"].set_index("intervention_id").loc["bisphosphonate"]
+    # Members alendronate, pamidronate (both pubmed:4), etidronate and the pair (pubmed:5),
+    # the class-only review: 3 studies, 5 findings, 5 interventions.
+    assert (bis["studies"], bis["findings"], bis["interventions"]) == (3, 5, 5)
+    # Per article the largest group: 8 (pubmed:4) + 4 (pubmed:5); the review adds none.
+    assert bis["patients"] == 12
+    # pubmed:4 pools 4/8 (pamidronate, the larger), pubmed:5 pools 1/4 (etidronate).
+    assert (bis["responders"], bis["evaluable"]) == (5, 12)
+    assert (bis["supporting"], bis["null"], bool(bis["contradicted"])) == (4, 1, True)
+    assert (bis["best_design"], bis["latest_year"], bis["combinations"]) == (
+        "case_series",
+        2021,
+        ["diltiazem-pamidronate"],
+    )
+    ccb = table[table["level"] == "class"].set_index("intervention_id").loc["calcium-channel-blocker"]
+    assert (ccb["studies"], ccb["patients"], ccb["responders"], ccb["evaluable"]) == (4, 36, 14, 36)
+    # "bisphosphonates" names the class: its findings are the roll-up's.
+    assert set(queries.findings(intervention="bisphosphonates", context="SSc", db=hand_kb)["intervention_id"]) == {
+        "alendronate",
+        "pamidronate",
+        "etidronate",
+        "bisphosphonates",
+        "diltiazem-pamidronate",
+    }
+
+
+def test_sql_aggregates_match_the_python_aggregate(hand_kb: str) -> None:
+    table = queries.treatments_for("calcinosis", context="SSc", db=hand_kb)
+    for row in table.to_dict("records"):
+        frame = queries.findings(intervention=row["intervention_id"], condition="calcinosis", context="SSc", db=hand_kb)
+        if row["level"] == "intervention":
+            frame = frame[frame["via"] == "self"]
+        expected = queries.aggregate(frame)
+        got = {k: None if pd.isna(row[k]) else row[k] for k in expected}
+        assert got == pytest.approx(expected), row["intervention_id"]
+
+
+def test_compare_keeps_order_and_shows_absent_evidence(hand_kb: str) -> None:
+    frame = queries.compare("Cardizem", "bisphosphonates", "STS", condition="calcinosis", context="SSc", db=hand_kb)
+    assert list(frame["term"]) == ["Cardizem", "bisphosphonates", "STS"]
+    assert list(frame["intervention_id"]) == ["diltiazem", "bisphosphonate", "sodium-thiosulfate"]
+    assert list(frame["level"]) == ["intervention", "class", "intervention"]
+    assert list(frame["studies"]) == [3, 3, 0]
+    sts = frame.iloc[2]
+    assert (sts["interventions"], sts["findings"], sts["evaluable"]) == (0, 0, 0)
+    assert pd.isna(sts["response_rate"]) and pd.isna(sts["best_design"])
+    dm = queries.compare("alendronate", condition="calcinosis", context="DM", db=hand_kb).iloc[0]
+    assert (dm["studies"], dm["responders"], dm["evaluable"]) == (1, 1, 1)
+    with pytest.raises(ValueError, match="twice"):
+        queries.compare("diltiazem", "Cardizem", condition="calcinosis", db=hand_kb)
+    with pytest.raises(ValueError, match="at least one"):
+        queries.compare(condition="calcinosis", db=hand_kb)
+
+
+def test_gaps_marks_empty_cells_and_interventions_without_evidence(hand_kb: str) -> None:
+    wide = queries.gaps(db=hand_kb)
+    counts = wide["findings"]
+    assert list(counts.columns) == ["calcinosis / dermatomyositis", "calcinosis / systemic sclerosis"]
+    assert counts.loc["diltiazem"].tolist() == [0, 3]
+    assert counts.loc["alendronate"].tolist() == [1, 1]
+    assert wide.loc["diltiazem", ("best_design", "calcinosis / systemic sclerosis")] == "retrospective_cohort"
+    assert pd.isna(wide.loc["diltiazem", ("best_design", "calcinosis / dermatomyositis")])
+    assert not wide.loc["sodium-thiosulfate", ("has_findings", "")]
+    assert list(wide.index)[-1] == "sodium-thiosulfate"  # no evidence anywhere: last
+    long = queries.gaps("calcinosis", form="long", db=hand_kb)
+    assert len(long) == 7 * 2  # every intervention in every column, empty cells included
+    cell = long[(long["intervention_id"] == "diltiazem") & (long["context_id"] == "systemic-sclerosis")].iloc[0]
+    assert (cell["findings"], cell["studies"]) == (3, 3)
+    with pytest.raises(ValueError, match="wide"):
+        queries.gaps(form="tall", db=hand_kb)  # type: ignore[arg-type]
+
+
+def test_new_since_uses_the_time_records_entered_the_kb(hand_kb: str) -> None:
+    everything = queries.new_since("2000-01-01", db=hand_kb)
+    assert len(everything) == 9
+    assert {"added", "article_added"} <= set(everything.columns)
+    assert everything["added"].dt.tz is not None
+    assert len(queries.new_since(datetime.now(UTC) + timedelta(days=1), db=hand_kb)) == 0
+    assert len(queries.new_since(date(2000, 1, 1), what="articles", db=hand_kb)) == 7
+    with pytest.raises(ValueError, match="not a date"):
+        queries.new_since("last month", db=hand_kb)
+    with pytest.raises(ValueError, match="what"):
+        queries.new_since("2000-01-01", what="citations", db=hand_kb)  # type: ignore[arg-type]
+
+
+def test_every_public_query_is_documented_on_the_api_page(mini_kb: str) -> None:
+    from queries.render import api_reference, render_pages
+
+    reference = {item["name"]: item for item in api_reference()}
+    assert list(reference) == list(queries.__all__)
+    undocumented = [name for name, item in reference.items() if not item["doc"].strip()]
+    assert undocumented == []
+    page = render_pages(REPO / "site" / "templates", db=mini_kb)["api.md"]
+    missing = [name for name in queries.__all__ if f"## `{name}`" not in page]
+    assert missing == []

@@ -110,12 +110,20 @@ def bench_extract() -> list[Result]:
     return extract_bench.bench_extract()  # type: ignore[no-any-return]
 
 
+def bench_query() -> list[Result]:
+    """Query latency on a 300,000-finding synthetic KB, graph build time and memory (see query_bench.py)."""
+    import query_bench
+
+    return query_bench.bench_query()  # type: ignore[no-any-return]
+
+
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "store": bench_store_build,
     "site": bench_site_build,
     "parse": bench_parse,
     "fetch": bench_fetch,
     "extract": bench_extract,
+    "query": bench_query,
 }
 
 
