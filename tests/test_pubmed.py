@@ -437,6 +437,19 @@ def test_small_entity_chains_are_not_expanded_either() -> None:
     assert "lollol" not in (a.title or "")
 
 
+def test_a_local_dtd_named_by_the_document_is_never_read(tmp_path: Path) -> None:
+    dtd = tmp_path / "evil.dtd"
+    dtd.write_text('<!ENTITY secret "CONTENTS-OF-A-LOCAL-FILE">', encoding="utf-8")
+    data = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet SYSTEM "{dtd.as_uri()}">\n'.encode()
+        + b'<PubmedArticleSet><PubmedArticle><MedlineCitation Status="MEDLINE"><PMID Version="1">90000011</PMID>'
+        b"<Article><ArticleTitle>Title &secret; here</ArticleTitle></Article></MedlineCitation>"
+        b"</PubmedArticle></PubmedArticleSet>"
+    )
+    titles = [r.title for r in parse_pubmed_bytes(data) if isinstance(r, PubmedArticle)]
+    assert titles and "CONTENTS-OF-A-LOCAL-FILE" not in (titles[0] or "")
+
+
 # -- malformed and foreign documents -------------------------------------------------------
 
 
