@@ -295,12 +295,13 @@ def extract(
     """Extract findings from articles in a JSON-lines file; write one JSON line per finding."""
     import json
 
-    from ingest.extraction.corpus import extract_rows
+    from ingest.extraction.corpus import extract_rows, read_jsonl
     from kb.topic import load_topic
 
     try:
         pack = load_topic(topic)
-        lines = [json.dumps(row, ensure_ascii=False) + "\n" for _, row in extract_rows(jsonl, pack, extractor)]
+        rows = extract_rows(read_jsonl(jsonl), pack, extractor)
+        lines = [json.dumps(row, ensure_ascii=False) + "\n" for _, row in rows]
         if out is None:
             sys.stdout.writelines(lines)
         else:
@@ -330,7 +331,7 @@ def eval_command(
         unannotated = [a.article.id for a in articles if a.gold is None]
         if unannotated:
             raise IngestError(f"{gold}: {len(unannotated)} article(s) have no 'gold' field, e.g. {unannotated[0]!r}")
-        rows = [row for _, row in extract_rows(gold, pack, extractor)]
+        rows = [row for _, row in extract_rows(articles, pack, extractor)]
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
     result = evaluate({a.article.id: a.gold or () for a in articles}, rows)

@@ -12,7 +12,7 @@ abstract) and ``confidence``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,11 +148,13 @@ class Labeller:
         }
 
 
-def extract_rows(path: Path, pack: TopicPack, extractor_name: str) -> Iterator[tuple[CorpusArticle, dict[str, Any]]]:
-    """Run an extractor over every article of a JSON-lines file; yield (article, output row).
+def extract_rows(
+    items: Iterable[CorpusArticle], pack: TopicPack, extractor_name: str
+) -> Iterator[tuple[CorpusArticle, dict[str, Any]]]:
+    """Run an extractor over articles (from :func:`read_jsonl`); yield (article, output row).
 
     Raises:
-        IngestError: the file is unreadable or malformed, or no extractor has that name.
+        IngestError: the input is unreadable or malformed, or no extractor has that name.
     """
     from ingest.extraction.lexicon import Lexicon
     from ingest.extractors import get
@@ -160,6 +162,6 @@ def extract_rows(path: Path, pack: TopicPack, extractor_name: str) -> Iterator[t
     extractor = get(extractor_name)
     lexicon = Lexicon(pack.vocabulary)
     labeller = Labeller(pack)
-    for item in read_jsonl(path):
+    for item in items:
         for extraction in extractor(item.article, lexicon):
             yield item, labeller.row(item.article, extraction)

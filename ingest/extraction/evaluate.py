@@ -82,11 +82,12 @@ def evaluate(gold: dict[str, Iterable[dict[str, Any]]], predicted: Iterable[dict
             result.empty_gold_articles += 1
         for record in records:
             gold_by_pair[_pair({**record, "id": article_id})].append({**record, "id": article_id})
+    annotated = {article_id for article_id, _, _ in gold_by_pair}
     predicted_by_pair: dict[Pair, dict[str, Any]] = {}
     for row in predicted:
         if row["id"] not in gold:
             continue
-        if not gold_by_pair_has_article(gold, row["id"]):
+        if row["id"] not in annotated:
             result.findings_on_empty_gold += 1
         predicted_by_pair.setdefault(_pair(row), row)
     result.gold_pairs = len(gold_by_pair)
@@ -109,11 +110,6 @@ def evaluate(gold: dict[str, Iterable[dict[str, Any]]], predicted: Iterable[dict
         setattr(result, name, Rate(hits, total))
     result.misses = [records[0] for pair, records in sorted(gold_by_pair.items()) if pair not in predicted_by_pair]
     return result
-
-
-def gold_by_pair_has_article(gold: dict[str, Iterable[dict[str, Any]]], article_id: str) -> bool:
-    """Whether gold has at least one record for the article."""
-    return bool(list(gold[article_id]))
 
 
 def report(result: Evaluation) -> list[str]:

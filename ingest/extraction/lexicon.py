@@ -71,6 +71,20 @@ class Lexicon:
         #: intervention id → its class id; class id → the intervention that names the class.
         self.class_of: dict[str, str] = {i.id: i.class_id for i in vocabulary.interventions if i.class_id}
         self.class_level: dict[str, str] = {k: v for k, v in class_level.items() if k}
+        #: context id → its broadest ancestor (juvenile dermatomyositis → dermatomyositis).
+        self.context_family: dict[str, str] = {c.id: c.parent or c.id for c in vocabulary.contexts}
+        #: context id → its juvenile form, when the vocabulary has one (dermatomyositis → JDM).
+        self.juvenile_form: dict[str, str] = {
+            c.parent: c.id for c in vocabulary.contexts if c.parent and "juvenile" in c.name.lower()
+        }
+        #: condition id → ids of the disease contexts it is reported in.
+        self.condition_contexts: dict[str, frozenset[str]] = {
+            c.id: frozenset(c.contexts) for c in vocabulary.conditions
+        }
+        #: The condition with the most contexts: the topic's broad one (calcinosis).
+        self.broad_condition: str | None = (
+            max(vocabulary.conditions, key=lambda c: len(c.contexts)).id if vocabulary.conditions else None
+        )
         for spec in vocabulary.interventions:
             self._add("intervention", spec.id, (spec.name, *spec.synonyms, *spec.brands), spec.abbreviations)
             self._ambiguous.update(_key(a, lower=False) for a in spec.ambiguous_abbreviations)
@@ -162,12 +176,15 @@ class Lexicon:
         # prefix sets), so a position that starts no term costs one set lookup.
         out: list[Mention] = []
         names, name_prefixes = self._names, self._name_prefixes
-        exact_prefixes = self._abbreviation_prefixes | {k[:n] for k in definitions for n in range(1, len(k) + 1)}
-        i, count = 0, len(toks)
+        exact_prefixes = self._abbreviation_prefixes
+        if definitions:
+            exact_prefixes = exact_prefixes | {k[:n] for k in definitions for n in range(1, len(k) + 1)}
+        i, count, longest = 0, len(toks), self._longest
         while i < count:
             best_end, hits, is_abbreviation = -1, None, False
             key: tuple[str, ...] = ()
-            for j in range(i, min(i + self._longest, count)):
+            stop = count if count - i < longest else i + longest
+            for j in range(i, stop):
                 if j > i and toks[j][_START] - toks[j - 1][_END] > 2:
                     break  # a term does not span a sentence break or a parenthesis
                 word = toks[j][_LOWER]
@@ -181,7 +198,7 @@ class Lexicon:
                     break
             if abbreviations:
                 exact: tuple[str, ...] = ()
-                for j in range(i, min(i + self._longest, count)):
+                for j in range(i, stop):
                     if j > i and toks[j][_START] - toks[j - 1][_END] > 2:
                         break
                     exact = (*exact, toks[j][_TEXT])

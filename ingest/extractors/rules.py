@@ -102,7 +102,6 @@ class _Candidate:
     n_responded: int | None
     sentence: Sentence
     score: float
-    explicit: bool
 
 
 @dataclass(slots=True)
@@ -120,6 +119,7 @@ class _Article:
     design: str
     n_treated: int | None
     main: list[_Group] = field(default_factory=list)
+    main_from_title: bool = False
 
 
 @register(NAME, VERSION)
@@ -132,7 +132,7 @@ def extract(article: ArticleText, lexicon: Lexicon) -> list[Extraction]:
     recent: list[list[_Group]] = []
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
         groups = _groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
-        candidates.extend(_candidates(doc, sentence, mentions, groups, recent, lexicon))
+        candidates.extend(_candidates(doc, sentence, mentions, groups, recent))
         recent = [*recent[-2:], groups] if groups else recent
     return _merge(doc, candidates)
 
@@ -152,7 +152,8 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
     condition = _condition(lexicon, title_mentions, mentions, indexed)
     if condition is None:
         return None
-    design = _design(article.publication_types, title, sentences)
+    stated = _stated_treated(text)
+    design = _design(article.publication_types, title, sentences, stated)
     context = _context(lexicon, condition, title, text, title_mentions, mentions, indexed)
     doc = _Article(
         lexicon=lexicon,
@@ -164,9 +165,9 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
         condition=condition,
         context=context,
         design=design,
-        n_treated=_treated(text, design),
+        n_treated=1 if design == "case_report" else None if design in _REVIEWS else stated,
     )
-    doc.main = _main_interventions(doc)
+    doc.main, doc.main_from_title = _main_interventions(doc)
     return doc
 
 
@@ -201,17 +202,11 @@ def _condition(
         return None
     # A named specific condition (tumoral calcinosis, calciphylaxis) is preferred to the
     # broad one it is a form of when both are in the title.
-    broad = _broad_condition(lexicon)
+    broad = lexicon.broad_condition
     specific_in_title = [c for c in in_title if c != broad]
     if specific_in_title:
         return max(specific_in_title, key=lambda c: (votes[c], c))
     return max(votes, key=lambda c: (votes[c], c != broad, c))
-
-
-def _broad_condition(lexicon: Lexicon) -> str | None:
-    """The condition with the most disease contexts: the topic's broad one (calcinosis)."""
-    conditions = lexicon.vocabulary.conditions
-    return max(conditions, key=lambda c: len(c.contexts)).id if conditions else None
 
 
 def _context(
@@ -224,8 +219,8 @@ def _context(
     indexed: list[tuple[Kind, str]],
 ) -> str | None:
     """The disease context the article's population is framed by; None when mixed or unsaid."""
-    allowed = _contexts_of(lexicon, condition)
-    families = _families(lexicon)
+    allowed = lexicon.condition_contexts.get(condition, frozenset())
+    families = lexicon.context_family
     in_title = {families[m.id] for m in title_mentions if m.kind == "context" and m.id in allowed}
     if _MIXED_POPULATION.search(title) or len(in_title) > 1:
         return None
@@ -255,34 +250,15 @@ def _context(
     # The more specific member (juvenile dermatomyositis) when it holds a fair share.
     specific = [i for i in members if i != family and members[i] * 2 >= sum(members.values())]
     chosen = specific[0] if specific else family
-    child = _child_of(lexicon, family)
+    child = lexicon.juvenile_form.get(family)
     if chosen == family and child and _CHILD_PATIENT.search(text):
         return child
     return chosen
 
 
-def _contexts_of(lexicon: Lexicon, condition: str) -> set[str]:
-    for spec in lexicon.vocabulary.conditions:
-        if spec.id == condition:
-            return set(spec.contexts)
-    return set()
-
-
-def _families(lexicon: Lexicon) -> dict[str, str]:
-    parents = {c.id: c.parent for c in lexicon.vocabulary.contexts}
-    return {c: (parents[c] or c) for c in parents}
-
-
-def _child_of(lexicon: Lexicon, family: str) -> str | None:
-    """The juvenile form of a context, when the vocabulary has one (dermatomyositis → JDM)."""
-    for c in lexicon.vocabulary.contexts:
-        if c.parent == family and "juvenile" in c.name.lower():
-            return c.id
-    return None
-
-
-def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sentence]) -> str:
-    """Study design from publication types, then the title's wording, then the abstract's."""
+def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sentence], treated: int | None) -> str:
+    """Study design from publication types, then the title's wording, then the abstract's;
+    ``treated`` is the number of patients the abstract says were treated, if it says."""
     from_types = [
         cues.PUBLICATION_TYPE_DESIGNS[t.lower()]
         for t in publication_types
@@ -318,7 +294,6 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
         return "case_series" if n and n > 1 else "case_report"
     if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
         return "case_report"
-    treated = _treated(text, "other")
     if treated and 2 <= treated <= _SMALL_SERIES:
         return "case_series"  # a few patients treated, without a cohort or trial design
     if (
@@ -330,23 +305,18 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
     return "other"
 
 
-def _treated(text: str, design: str) -> int | None:
-    """How many patients the article reports treating, when it says so."""
-    if design == "case_report":
-        return 1
-    if design in _REVIEWS:
-        return None
-    for pattern in (cues.TREATED, cues.REPORTED):
-        for m in pattern.finditer(text):
-            n = cues.number(m.group("n"))
-            if n:
-                return n
+def _stated_treated(text: str) -> int | None:
+    """How many patients the abstract says were treated or reported, when it says so."""
+    n = _treated_here(text)
+    if n:
+        return n
     bracketed = re.search(r"\(\s*(?P<n>\d{1,4})\s*\)\s+patients\b", text)  # "in 85.7% (12) patients"
     return int(bracketed.group("n")) if bracketed else None
 
 
-def _main_interventions(doc: _Article) -> list[_Group]:
-    """What the article is about treating with: from the title, else a "treated with" sentence."""
+def _main_interventions(doc: _Article) -> tuple[list[_Group], bool]:
+    """What the article is about treating with, and whether the title names it: from the
+    title, else a "treated with" sentence."""
     title_sentence = Sentence(-1, 0, len(doc.title), doc.title, "title")
     titled = _groups(doc, title_sentence, [m for m in doc.title_mentions if m.kind == "intervention"])
     in_text: list[_Group] = []
@@ -360,8 +330,8 @@ def _main_interventions(doc: _Article) -> list[_Group]:
         # The title names a class ("Bisphosphonates for …"); the text names the drug given.
         members = [g for g in in_text if all(doc.lexicon.class_of.get(i) in classes for i in g.ids)]
         if members:
-            return members
-    return titled or in_text
+            return members, False
+    return (titled, True) if titled else (in_text, False)
 
 
 def _is_class_level(lexicon: Lexicon, intervention: str) -> bool:
@@ -438,7 +408,6 @@ def _candidates(
     mentions: list[Mention],
     groups: list[_Group],
     recent: list[list[_Group]],
-    lexicon: Lexicon,
 ) -> list[_Candidate]:
     text = sentence.text
     if not _ANY_CUE.search(text):
@@ -465,11 +434,12 @@ def _candidates(
         return []
     out: list[_Candidate] = []
     for group in groups:
-        clause = _clause_of(sentence, group) if explicit else text
+        span = _clause_of(sentence, group) if explicit else (sentence.start, sentence.end)
+        clause = doc.text[span[0] : span[1]]
         response = _response(clause) or (_response(text) if explicit else None)
         if response is None:
             continue
-        context = _clause_context(lexicon, doc, clause, mentions) if explicit else doc.context
+        context = _clause_context(doc, span, mentions) if explicit else doc.context
         n_treated, n_responded, fraction = _counts(doc, sentence, clause)
         response = _with_counts(response, n_treated, n_responded, fraction)
         if doc.design == "case_report" and n_treated == 1 and n_responded is None:
@@ -483,9 +453,7 @@ def _candidates(
         score = 0.4 + 0.15 * explicit + 0.25 * (n_responded is not None or fraction is not None) + 0.1 * has_target
         score += {"results": 0.1, "conclusions": 0.03}.get(family, 0.0) - 0.1 * bool(cues.HEDGE.search(clause))
         out.append(
-            _Candidate(
-                group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2), explicit
-            )
+            _Candidate(group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2))
         )
     return out
 
@@ -494,7 +462,7 @@ def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[_Group]]) -> 
     """What a sentence that names no intervention is about: the article's main intervention
     when its title names one, else the last sentences' interventions, else the main one if
     it was named before this sentence. Several members of one class stand for the class."""
-    if doc.main and _from_title(doc):
+    if doc.main and doc.main_from_title:
         chosen = doc.main
     elif recent:
         chosen = recent[-1]
@@ -510,30 +478,25 @@ def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[_Group]]) -> 
     return chosen
 
 
-def _from_title(doc: _Article) -> bool:
-    return (
-        any(m.kind == "intervention" for m in doc.title_mentions) and bool(doc.main) and doc.main[0].text in doc.title
-    )
-
-
-def _clause_of(sentence: Sentence, group: _Group) -> str:
-    """The clause holding the intervention; the whole sentence when it has one clause."""
+def _clause_of(sentence: Sentence, group: _Group) -> tuple[int, int]:
+    """Offsets (in the text) of the clause holding the intervention; the whole sentence
+    when it has one clause."""
     at = group.start - sentence.start
     for a, b in sentence.clauses():
         if a <= at < b:
-            return sentence.text[a:b]
-    return sentence.text
+            return sentence.start + a, sentence.start + b
+    return sentence.start, sentence.end
 
 
-def _clause_context(lexicon: Lexicon, doc: _Article, clause: str, mentions: list[Mention]) -> str | None:
+def _clause_context(doc: _Article, clause: tuple[int, int], mentions: list[Mention]) -> str | None:
     """A clause naming exactly one disease context of the condition speaks for that context."""
-    allowed = _contexts_of(lexicon, doc.condition)
-    named = {m.id for m in lexicon.find(clause) if m.kind == "context" and m.id in allowed}
+    allowed = doc.lexicon.condition_contexts.get(doc.condition, frozenset())
+    start, end = clause
+    named = {m.id for m in mentions if m.kind == "context" and m.id in allowed and start <= m.start and m.end <= end}
     if len(named) == 1:
         return named.pop()
     if len(named) > 1:
-        families = _families(lexicon)
-        return None if len({families[c] for c in named}) > 1 else doc.context
+        return None if len({doc.lexicon.context_family[c] for c in named}) > 1 else doc.context
     return doc.context
 
 
@@ -588,10 +551,11 @@ def _counts(doc: _Article, sentence: Sentence, clause: str) -> tuple[int | None,
 
 
 def _treated_here(text: str) -> int | None:
+    """The first non-zero count of patients treated or reported in ``text``."""
     for pattern in (cues.TREATED, cues.REPORTED):
-        m = pattern.search(text)
-        if m and (n := cues.number(m.group("n"))):
-            return n
+        for m in pattern.finditer(text):
+            if n := cues.number(m.group("n")):
+                return n
     return None
 
 
