@@ -409,23 +409,23 @@ def _candidates(
     groups: list[_Group],
     recent: list[list[_Group]],
 ) -> list[_Candidate]:
+    # Cheapest tests first: this runs for every sentence of every abstract.
     text = sentence.text
-    if not _ANY_CUE.search(text):
-        return []
     family = section_family(sentence.section)
     primary = doc.design in _PRIMARY
     if family not in _RESULT_FAMILIES and not (family == "background" and not primary):
         return []
-    if cues.NOT_A_RESULT.search(text) or cues.SPONTANEOUS.search(text):
+    explicit = bool(groups)
+    if not explicit and doc.design in _REVIEWS:
+        return []
+    if not _ANY_CUE.search(text) or cues.NOT_A_RESULT.search(text) or cues.SPONTANEOUS.search(text):
         return []
     has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
     names_context = any(m.kind == "context" for m in mentions)
-    explicit = bool(groups)
-    counted = bool(cues.RESPONDERS.search(text) or cues.FRACTION_SLASH.search(text) or cues.FRACTION_OF.search(text))
-    if sentence.index == 0 and not counted and not _FIRST_PERSON.search(text):
+    if sentence.index == 0 and not _FIRST_PERSON.search(text) and not _states_counts(text):
         return []  # an abstract's opening sentence is background
     if not explicit:
-        if doc.design in _REVIEWS or not (has_target or counted or doc.design == "case_report" or family == "results"):
+        if not (has_target or doc.design == "case_report" or family == "results" or _states_counts(text)):
             return []
         groups = _anaphora(doc, sentence, recent)
         if not groups:
@@ -456,6 +456,11 @@ def _candidates(
             _Candidate(group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2))
         )
     return out
+
+
+def _states_counts(text: str) -> bool:
+    """Whether a sentence gives responder counts ("Eight patients improved", "3/5", "two of four")."""
+    return bool(cues.RESPONDERS.search(text) or cues.FRACTION_SLASH.search(text) or cues.FRACTION_OF.search(text))
 
 
 def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[_Group]]) -> list[_Group]:
