@@ -192,6 +192,7 @@ def ingest_command(
     try:
         store = Store.open(db)
         report = ingest_files(store, files, _topic_id(topic))
+        store.refresh_summary()
         store.close()
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc

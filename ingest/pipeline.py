@@ -68,7 +68,8 @@ def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAUL
     Each article's findings from this extractor version are replaced by the new ones, so
     re-running converges; curated findings and other versions' findings are untouched. A
     combination the vocabulary lacks ("a + b" given together) is added as a combination
-    intervention before its findings are stored.
+    intervention before its findings are stored. Last, the precomputed evidence summary is
+    brought up to date (:meth:`kb.store.Store.refresh_summary`; a no-op if nothing changed).
 
     Raises:
         IngestError: no extractor has that name.
@@ -113,6 +114,7 @@ def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAUL
         changes += store.save_vocabulary(extended)
     for article_id, records in per_article.items():
         changes += store.replace_extracted_findings(article_id, extractor.name, extractor.version, records)
+    store.refresh_summary()
     return changes
 
 

@@ -17,6 +17,12 @@ findings answers in milliseconds and only the aggregate rows cross the wire. The
 - a *class* rolls up its members, the findings that name only the class (an intervention of
   kind ``class``) and the combinations containing a member; a *combination* is counted under
   itself and listed (``combinations``) under each of its components, never added to them.
+
+The counts per condition and context are also kept precomputed in ``evidence_summary``
+(:func:`summary_statements`, filled by :meth:`kb.store.Store.refresh_summary` after a build
+or refresh). The table records the KB revision it was computed at and is read only while
+that is still the current revision, so an answer is never stale: a changed KB is counted
+live until the summary is refreshed.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, bindparam, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, inspect, text
 
 from kb.evidence import DESIGN_RANK, DIRECTION, DIRECTIONS, SECONDARY_DESIGNS, is_contradicted, pooled_rate
+from kb.models import ALL_CONTEXTS, NO_CONTEXT
 
 #: Columns of an aggregate row, in order (``condition_id`` and ``context_id`` follow
 #: ``class`` when rows are grouped by context).
@@ -102,6 +109,8 @@ FROM intervention_component ic JOIN intervention i ON i.id = ic.component_id
 WHERE i.class_id IS NOT NULL
 """
 
+_CONTEXT_KEYS = ("condition_id", "context_id")
+
 # Per article, the pooled rate takes the finding with the most patients and, on a tie, the
 # fewer responders. Both choices are packed into one integer so that MAX() makes them:
 # n_treated * _PACK + (_PACK - 1 - n_responded), with n_responded < _PACK.
@@ -125,8 +134,9 @@ def _in(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in sorted(values))
 
 
-def _aggregate_sql(by_context: bool, include_classes: bool) -> str:
-    keys = ", f.condition_id, f.context_id" if by_context else ""
+def _aggregate_sql(group_by: Sequence[str], include_classes: bool) -> str:
+    """The aggregate statement, grouped by ``group_by`` (finding columns) besides the intervention or class."""
+    keys = "".join(f", f.{column}" for column in group_by)
     pkeys = keys.replace("f.", "p.")
     outer = keys.replace("f.", "")
     directions = {d: [r for r, direction in DIRECTION.items() if direction == d] for d in DIRECTIONS}
@@ -170,6 +180,73 @@ def _aggregate_sql(by_context: bool, include_classes: bool) -> str:
     FROM per_group
     GROUP BY level, group_id{outer}
     """  # noqa: S608
+
+
+# -- the precomputed summary (kb.models.EvidenceSummary) ---------------------------------------
+
+#: The count columns of ``evidence_summary``, named as the aggregate statement names them.
+SUMMARY_COUNTS: tuple[str, ...] = (
+    "studies",
+    "findings",
+    *(f"dir_{d}" for d in DIRECTIONS),
+    "design_rank",
+    "patients",
+    "evaluable",
+    "responders",
+    "latest_year",
+)
+
+
+def summary_statements() -> list[TextClause]:
+    """The statements that fill an empty ``evidence_summary`` from the findings.
+
+    One per grouping: per (intervention or class, condition, context), and per (intervention
+    or class, condition) over all contexts (``context_key`` :data:`kb.models.ALL_CONTEXTS`).
+    """
+    columns = ", ".join(SUMMARY_COUNTS)
+    head = f"INSERT INTO evidence_summary (level, group_id, condition_id, context_key, {columns})"
+    per_context = f"""{head}
+        SELECT level, group_id, condition_id, COALESCE(context_id, '{NO_CONTEXT}'), {columns}
+        FROM ({_aggregate_sql(_CONTEXT_KEYS, True)}) agg"""  # noqa: S608 (constants only)
+    per_condition = f"""{head}
+        SELECT level, group_id, condition_id, '{ALL_CONTEXTS}', {columns}
+        FROM ({_aggregate_sql(("condition_id",), True)}) agg"""  # noqa: S608 (constants only)
+    return [Scope().statement(per_context), Scope().statement(per_condition)]
+
+
+def _summary_rows(
+    connection: Connection, scope: Scope, by_context: bool, include_classes: bool
+) -> list[dict[str, Any]] | None:
+    """The raw aggregate rows for ``scope`` from ``evidence_summary``, or None if it cannot answer.
+
+    It answers a scope of one condition (and context), or every context at once, and only
+    while it was computed at the KB's current revision: a KB changed since, an old schema or
+    a summary never computed all fall back to computing live.
+    """
+    if scope.intervention_ids is not None or (scope.condition_id is None and not by_context):
+        return None
+    if not inspect(connection).has_table("kb_state"):
+        return None
+    state = connection.execute(text("SELECT revision, summary_revision FROM kb_state WHERE id = 1")).first()
+    if state is None or state.summary_revision != state.revision:
+        return None
+    clauses: list[str] = []
+    params: dict[str, str | None] = {}
+    if scope.condition_id is not None:
+        clauses.append("condition_id = :condition")
+        params["condition"] = scope.condition_id
+    if scope.unspecified_context or scope.context_id is not None:
+        clauses.append("context_key = :context")
+        params["context"] = NO_CONTEXT if scope.unspecified_context else scope.context_id
+    else:
+        clauses.append("context_key <> :context" if by_context else "context_key = :context")
+        params["context"] = ALL_CONTEXTS
+    if not include_classes:
+        clauses.append("level = 'intervention'")
+    keys = f", condition_id, NULLIF(context_key, '{NO_CONTEXT}') AS context_id" if by_context else ""
+    columns, where = ", ".join(SUMMARY_COUNTS), " AND ".join(clauses)
+    sql = f"SELECT level, group_id{keys}, {columns} FROM evidence_summary WHERE {where}"  # noqa: S608 (constants only)
+    return [dict(r) for r in connection.execute(text(sql), params).mappings()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +295,14 @@ def aggregate_evidence(
         (listed, not counted) or, on a class row, that the class counts. Rows are sorted
         by condition, context, level and id.
     """
-    statement = (scope or Scope()).statement(_aggregate_sql(by_context, include_classes))
+    scope = scope or Scope()
     with engine.connect() as connection:
         vocabulary = _Vocabulary.read(connection)
-        raw = [dict(r) for r in connection.execute(statement).mappings()]
-    if scope is not None and scope.intervention_ids is not None:
+        raw = _summary_rows(connection, scope, by_context, include_classes)
+        if raw is None:
+            statement = scope.statement(_aggregate_sql(_CONTEXT_KEYS if by_context else (), include_classes))
+            raw = [dict(r) for r in connection.execute(statement).mappings()]
+    if scope.intervention_ids is not None:
         # A class roll-up over part of its members would understate the class: leave it out.
         covered = set(scope.intervention_ids)
         raw = [r for r in raw if r["level"] != "class" or set(vocabulary.members.get(r["group_id"], ())) <= covered]

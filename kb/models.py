@@ -315,3 +315,59 @@ class Finding(FindingRecord, table=True):
 def finding_id(content_hash: str) -> str:
     """The finding id for a content hash."""
     return f"finding:{content_hash[:16]}"
+
+
+# -- precomputed aggregates ----------------------------------------------------------------
+
+#: ``EvidenceSummary.context_key`` of a row covering every context of its condition.
+ALL_CONTEXTS = "*"
+#: ``EvidenceSummary.context_key`` of a row covering findings with no (or a mixed) context.
+NO_CONTEXT = ""
+
+
+class KBState(SQLModel, table=True):
+    """The KB's revision: a counter the store moves in every transaction that changes rows.
+
+    Derived tables (:class:`EvidenceSummary`) record the revision they were computed at and
+    are used only while it is still the current one; otherwise readers compute live.
+    """
+
+    __tablename__ = "kb_state"
+
+    id: int = Field(default=1, primary_key=True, description="Always 1: the table holds one row.")
+    revision: int = Field(default=0, description="Moves by one with every committed change to the KB.")
+    summary_revision: int | None = Field(
+        default=None, description="The revision evidence_summary was computed at (None: never computed)."
+    )
+    summary_built_at: datetime | None = Field(default=None, description="When evidence_summary was computed (UTC).")
+
+
+class EvidenceSummary(SQLModel, table=True):
+    """Counts behind one aggregate row, precomputed per condition and context.
+
+    One row per (intervention or class, condition, context), and per (intervention or class,
+    condition) over all its contexts (``context_key`` ``*``): studies cannot be summed across
+    contexts, since one article may report several. Names, rates, intervals and flags are
+    derived from these counts when read (:mod:`kb.aggregate`).
+    """
+
+    __tablename__ = "evidence_summary"
+
+    condition_id: str = Field(primary_key=True, description="Condition the findings are about.")
+    context_key: str = Field(
+        primary_key=True, description="Disease context id; '' for an unspecified context, '*' for all contexts."
+    )
+    level: str = Field(primary_key=True, description="intervention or class.")
+    group_id: str = Field(primary_key=True, description="Intervention or intervention class id.")
+    studies: int = Field(description="Distinct articles with findings.")
+    findings: int = Field(description="Findings counted.")
+    dir_supporting: int = Field(description="Findings with a supporting response.")
+    dir_mixed: int = Field(description="Findings with a mixed response.")
+    dir_null: int = Field(description="Findings with no response.")
+    dir_harmful: int = Field(description="Findings where the condition worsened.")
+    dir_unclear: int = Field(description="Findings with an unclear response.")
+    design_rank: int | None = Field(default=None, description="Rank of the best study design (kb.evidence).")
+    patients: int | None = Field(default=None, description="Patients treated in primary studies.")
+    evaluable: int | None = Field(default=None, description="Patients treated where responders are counted.")
+    responders: int | None = Field(default=None, description="Responders among the evaluable patients.")
+    latest_year: int | None = Field(default=None, description="Most recent publication year.")

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Result, delete, event, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, SQLModel, col
 
+from kb.aggregate import summary_statements
 from kb.db import create_kb_engine, migrate
 from kb.errors import StoreError
 from kb.models import (
@@ -29,11 +31,13 @@ from kb.models import (
     Condition,
     ConditionContext,
     DiseaseContext,
+    EvidenceSummary,
     Finding,
     FindingRecord,
     Intervention,
     InterventionClass,
     InterventionComponent,
+    KBState,
     MissingRecord,
     Topic,
     finding_id,
@@ -97,10 +101,19 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on any error."""
+        """A session committed on success and rolled back on any error.
+
+        A session that changed any row also moves the KB's revision (:class:`KBState`), in
+        the same transaction: derived tables stamped with an older revision are then stale.
+        """
         with Session(self.engine, expire_on_commit=False) as session:
+            event.listen(session, "before_flush", _note_flushed_changes)
+            event.listen(session, "do_orm_execute", _note_executed_changes)
             try:
                 yield session
+                session.flush()
+                if session.info.get(_CHANGED):
+                    _move_revision(session)
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
@@ -303,6 +316,45 @@ class Store:
                 changes.removed += result.rowcount or 0  # type: ignore[attr-defined]
         return changes, kept
 
+    # -- derived tables --------------------------------------------------------------------
+
+    def revision(self) -> int:
+        """The KB's current revision (0 for a KB nothing was ever saved to)."""
+        with self.engine.connect() as connection:
+            state = connection.execute(select(col(KBState.revision)).where(col(KBState.id) == 1)).scalar()
+        return int(state or 0)
+
+    def refresh_summary(self, *, force: bool = False) -> bool:
+        """Recompute ``evidence_summary`` unless it is already at the current revision.
+
+        Run after a build or refresh; until then, aggregates are computed live from the
+        findings (always right, slower on a large KB). The revision is read before counting,
+        so a write that lands meanwhile leaves the summary stale rather than wrongly fresh.
+
+        Returns:
+            Whether the summary was recomputed.
+
+        Raises:
+            StoreError: the database refused the write.
+        """
+        try:
+            with self.engine.begin() as connection:
+                state = connection.execute(select(col(KBState.revision), col(KBState.summary_revision))).first()
+                revision = int(state.revision) if state is not None else 0
+                if not force and state is not None and state.summary_revision == revision:
+                    return False
+                connection.execute(delete(EvidenceSummary))
+                for statement in summary_statements():
+                    connection.execute(statement)
+                stamp = {"summary_revision": revision, "summary_built_at": _now()}
+                if state is None:
+                    connection.execute(insert(KBState).values(id=1, revision=revision, **stamp))
+                else:
+                    connection.execute(update(KBState).where(col(KBState.id) == 1).values(**stamp))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not refresh the evidence summary: {exc}") from exc
+        return True
+
     # -- findings ------------------------------------------------------------------------
 
     def save_curated_findings(self, topic_id: str, records: Sequence[FindingRecord]) -> Changes:
@@ -354,6 +406,28 @@ class Store:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+_CHANGED = "kb_changed"
+
+
+def _note_flushed_changes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.deleted or any(session.is_modified(row) for row in session.dirty):
+        session.info[_CHANGED] = True
+
+
+def _note_executed_changes(state: ORMExecuteState) -> Result[Any] | None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    result = state.invoke_statement()
+    if getattr(result, "rowcount", 1):
+        state.session.info[_CHANGED] = True
+    return result
+
+
+def _move_revision(session: Session) -> None:
+    moved = session.execute(update(KBState).where(col(KBState.id) == 1).values(revision=KBState.revision + 1))
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        session.add(KBState(id=1, revision=1))
 
 
 def _sync_findings(session: Session, current: list[Finding], records: Sequence[FindingRecord]) -> Changes:

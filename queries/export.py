@@ -17,7 +17,9 @@ Rows are those of :func:`queries.findings`, :func:`queries.articles` and
 :func:`kb.aggregate.aggregate_evidence` per (intervention or class, condition, context);
 aggregates over all contexts at once are not exported, as they cannot be summed from these.
 Everything is sorted and carries no export time, so the same KB gives the same bytes. CSV
-cells holding lists (authors, combinations) join them with ``"; "``.
+cells holding lists (authors, combinations) join them with ``"; "``, and a text cell that a
+spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return) gets a leading ``'`` so that it shows as text (:func:`defuse_formula`).
 """
 
 from __future__ import annotations
@@ -123,12 +125,29 @@ def export_tables(*, db: DB = None) -> dict[str, pd.DataFrame]:
     }
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, with a leading ``'``; others as given.
+
+    ``=HYPERLINK(…)`` in a title must stay text when a reader opens the CSV in Excel or
+    LibreOffice. Numbers are never strings here, so a negative number is not touched.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with list cells joined by ``"; "``."""
+    """``frame`` with list cells joined by ``"; "`` and text cells defused (:func:`defuse_formula`)."""
     copy = frame.copy()
     for column in copy.columns:
-        if copy[column].map(lambda v: isinstance(v, list)).any():
-            copy[column] = copy[column].map(lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v)
+        if not (pd.api.types.is_object_dtype(copy[column]) or pd.api.types.is_string_dtype(copy[column])):
+            continue  # numbers, booleans, dates: never run as formulas
+        copy[column] = copy[column].map(lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v)
+        copy[column] = copy[column].map(defuse_formula)
     return copy
 
 

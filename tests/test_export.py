@@ -3,6 +3,7 @@ the ``kb export`` command."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from sqlalchemy import text
 
 import queries
 from conftest import HAND_ARTICLES, HAND_FINDINGS, HOSTILE_TITLE
+from kb.models import ArticleRecord
+from kb.store import Store
 from queries.export import EXPORT_FORMATS, write_exports
 
 KB = Path(sys.executable).with_name("kb")
@@ -155,3 +158,23 @@ def test_kb_export_command(hand_kb: str, tmp_path: Path) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
     missing = _kb("export", "--format", "all", "--out", str(tmp_path / "x"), "--db", f"sqlite:///{tmp_path}/no.sqlite")
     assert missing.returncode == 1 and "kb build" in missing.stderr
+
+
+def test_csv_cells_a_spreadsheet_would_run_stay_text(hand_kb: str, tmp_path: Path) -> None:
+    formula = '=HYPERLINK("http://127.0.0.1/x","Calcinosis")'
+    store = Store.open(hand_kb)
+    store.save_articles(
+        [ArticleRecord(id="pubmed:8", pmid="8", title=formula, journal="@SUM(1+1)", year=2023, authors=["-Dash D"])]
+    )
+    store.close()
+    write_exports(tmp_path, "csv,json", db=hand_kb)
+    with (tmp_path / "articles.csv").open(encoding="utf-8", newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["id"] == "pubmed:8")
+    assert (row["title"], row["journal"], row["authors"]) == ("'" + formula, "'@SUM(1+1)", "'-Dash D")
+    assert row["year"] == "2023"
+    # Numbers are not text: counts and years are written as they are.
+    findings = pd.read_csv(tmp_path / "findings.csv")
+    assert findings["n_treated"].dropna().ge(0).all()
+    # JSON is read by programs, not spreadsheets: the title is exact there.
+    data = json.loads((tmp_path / "kb.json").read_text(encoding="utf-8"))
+    assert next(a for a in data["articles"] if a["id"] == "pubmed:8")["title"] == formula
