@@ -6,6 +6,7 @@ never imports it. Errors from any layer are shown as one clear line and a non-ze
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from datetime import date, datetime
@@ -172,6 +173,136 @@ def fetch(
         f"replayed from cache: {stats.cache_hits}",
         highlight=False,
     )
+
+
+REFRESH_HELP = """Grow the KB from PubMed: only what is new or revised since the last successful run.
+
+For each saved query of the topic, searches the records entered or modified since its
+watermark (minus --overlap-days; the first run searches everything since the query's
+'since' date), fetches them, follows references and citing papers to the topic's depth,
+re-extracts findings and moves the watermark only once the whole window succeeded. Safe to
+kill and re-run; one run at a time per KB (a lock in the database). Every run is recorded:
+see 'kb runs'.
+
+Exit codes: 0 success (something new), 10 nothing new, 11 partial (a window could not be
+completed; its watermark was kept and the next run redoes it), 12 refused (another refresh
+holds the lock), 1 failed (bad option, database error, lock lost, interrupted).
+
+NCBI_EMAIL and NCBI_API_KEY come from the environment (or --email / --api-key).
+KB_EUTILS_URL sends every request to another E-utilities server (a mirror, or a test server).
+"""
+
+
+@app.command(help=REFRESH_HELP)
+def refresh(
+    topic: TopicOption = "calcinosis",
+    db: DbOption = None,
+    overlap_days: Annotated[
+        int, typer.Option("--overlap-days", min=0, help="Days each window reaches back before the watermark.")
+    ] = 3,
+    citedin_every_days: Annotated[
+        int,
+        typer.Option("--citedin-every-days", min=0, help="Re-check who cites the topic's articles this often."),
+    ] = 30,
+    site: Annotated[bool, typer.Option("--site/--no-site", help="Rebuild the static site afterwards.")] = False,
+    site_dir: SiteDirOption = Path("build/site"),
+    email: Annotated[str | None, typer.Option("--email", envvar="NCBI_EMAIL", help="Your email, sent to NCBI.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (10 requests/s).", show_default=False),
+    ] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="Requests per second (at most NCBI's limit).")] = None,
+    lock_stale_minutes: Annotated[
+        float,
+        typer.Option("--lock-stale-minutes", min=0.01, help="Take over a lock whose heartbeat is this old."),
+    ] = 10.0,
+    cache_dir: CacheOption = Path(".kb-cache"),
+) -> None:
+    from datetime import timedelta
+
+    from ingest.cache import RawCache
+    from ingest.entrez import EntrezClient, EntrezConfig
+    from ingest.errors import FetchError
+    from ingest.refresh import EXIT_FAILED, EXIT_REFUSED, RefreshOptions, refresh_topic
+    from kb.lock import LockHeld
+    from kb.store import Store
+    from kb.topic import load_topic
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        pack = load_topic(topic)
+        client = EntrezClient(EntrezConfig.from_env(email=email, api_key=api_key, rate=rate), RawCache(cache_dir))
+        store = Store.open(db)
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    try:
+        options = RefreshOptions(overlap_days=overlap_days, citedin_every_days=citedin_every_days)
+        report = refresh_topic(client, store, pack, options, lock_stale_after=timedelta(minutes=lock_stale_minutes))
+    except LockHeld as exc:
+        err.print(f"[bold yellow]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(code=EXIT_REFUSED) from exc
+    except (KBError, IngestError, FetchError, _Terminated) as exc:
+        err.print(f"[bold red]error:[/] refresh failed: {exc}", highlight=False)
+        raise typer.Exit(code=EXIT_FAILED) from exc
+    finally:
+        store.close()
+        signal.signal(signal.SIGTERM, previous)
+    for line in report.lines():
+        console.print(line, highlight=False)
+    if site and report.status != "nothing_new":
+        from queries.site import build_site
+
+        try:
+            index = build_site(site_dir, db=db)
+        except KBError as exc:
+            raise _fail(exc) from exc
+        console.print(f"site rebuilt: {index}", highlight=False)
+    raise typer.Exit(code=report.exit_code)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop, record the run as failed, release the lock."""
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise _Terminated(f"terminated by signal {signum}")
+
+
+@app.command()
+def runs(
+    topic: Annotated[str | None, typer.Option("--topic", help="Only this topic's runs (topic id).")] = None,
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many of the latest runs to list.")] = 20,
+) -> None:
+    """List the latest refresh runs: when, how they ended, what they changed."""
+    from kb.store import Store
+
+    try:
+        store = Store.open(db)
+        found = store.get_runs(topic, limit)
+        store.close()
+    except KBError as exc:
+        raise _fail(exc) from exc
+    table = Table(show_edge=False)
+    columns = ("id", "topic", "started (UTC)", "seconds", "status", "requests", "articles +/~/-/R", "findings +/~/-")
+    for column in columns:
+        table.add_column(column)
+    for run in found:
+        seconds = f"{(run.finished_at - run.started_at).total_seconds():.0f}" if run.finished_at else ""
+        table.add_row(
+            str(run.id),
+            run.topic_id,
+            f"{run.started_at:%Y-%m-%d %H:%M}",
+            seconds,
+            run.status,
+            str(run.requests),
+            f"{run.articles_new}/{run.articles_updated}/{run.articles_deleted}/{run.articles_retracted}",
+            f"{run.findings_added}/{run.findings_changed}/{run.findings_removed}",
+        )
+    console.print(table)
+    failed = [r for r in found if r.message and r.status in ("partial", "failed")]
+    for run in failed[:5]:
+        console.print(f"run {run.id}: {run.message}", highlight=False, soft_wrap=True)
 
 
 @app.command("ingest")

@@ -379,6 +379,42 @@ class EntrezClient:
             pmids.update(dict.fromkeys(ids))
         return SearchResult(pmids=tuple(pmids), windows=tuple(windows))
 
+    def search_since(self, term: str, since: dict[DateType, date], until: date) -> SearchResult:
+        """PMIDs matching ``term`` with *any* of several dates in its window, in one request.
+
+        ``since`` maps date types to the first day of their window, e.g. ``{"edat": d1,
+        "mdat": d2}``: records entered since d1 or modified since d2, up to ``until``. The
+        windows are written into the query as ``FROM:TO[edat] OR FROM:TO[mdat]``, PubMed's
+        date-range syntax, so a refresh that finds nothing costs one request per saved
+        query. Should the union reach PubMed's 9,999-record cap, each date type is searched
+        on its own with :meth:`search`, which splits its window.
+
+        Raises:
+            FetchError: the search failed.
+        """
+        if not since:
+            raise ValueError("search_since needs at least one date type")
+        ranges = " OR ".join(f"{low:%Y/%m/%d}:{until:%Y/%m/%d}[{datetype}]" for datetype, low in sorted(since.items()))
+        combined = f"({term}) AND ({ranges})"
+        params = {"db": "pubmed", "term": combined, "retmax": SEARCH_CAP, "retmode": "xml"}
+
+        def check(body: bytes) -> tuple[int, list[str]]:
+            record = _entrez_read(body, "esearch")
+            return int(record["Count"]), [str(i) for i in record["IdList"]]
+
+        count, ids = self.request("esearch", params, check, post=True)
+        first = min(since.values())
+        if count <= len(ids):
+            window = (f"{first:%Y/%m/%d}", f"{until:%Y/%m/%d}", count)
+            return SearchResult(pmids=tuple(dict.fromkeys(ids)), windows=(window,))
+        pmids: dict[str, None] = {}
+        windows: list[tuple[str, str, int]] = []
+        for datetype, low in sorted(since.items()):
+            part = self.search(term, mindate=low, maxdate=until, datetype=datetype)
+            pmids.update(dict.fromkeys(part.pmids))
+            windows.extend(part.windows)
+        return SearchResult(pmids=tuple(pmids), windows=tuple(windows))
+
     def _search_window(self, term: str, low: date, high: date, datetype: str) -> tuple[int, list[str]]:
         params = {
             "db": "pubmed",

@@ -36,6 +36,10 @@ class FetchReport:
     missing: list[str] = field(default_factory=list)
     searched: list[tuple[str, str, int]] = field(default_factory=list)
     levels: dict[str, int] = field(default_factory=dict)
+    #: PMIDs of every article returned by EFetch (the articles to re-extract).
+    fetched: set[str] = field(default_factory=set)
+    #: Seeds and query results that EFetch did not return.
+    start_missing: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """A human summary, one line per fact."""
@@ -81,6 +85,7 @@ class _Saver:
                 for ref in dict.fromkeys(a.references)
             )
         self.store.clear_missing(a.curie for a in articles)
+        self.report.fetched.update(a.pmid for a in articles)
 
     def sources(self, sources: Iterable[ArticleSource]) -> None:
         self.report.sources += self.store.save_article_sources(list(sources))
@@ -100,6 +105,7 @@ def fetch_into_store(
     pmids: Sequence[str] = (),
     query: str | None = None,
     query_name: str | None = None,
+    query_pmids: Sequence[str] = (),
     since: date | None = None,
     until: date | None = None,
     datetype: DateType = "edat",
@@ -115,6 +121,7 @@ def fetch_into_store(
         pmids: seed PMIDs.
         query: a PubMed query; ``since``/``until`` bound its ``datetype`` dates.
         query_name: the saved query's name, recorded as provenance (default: the query text).
+        query_pmids: results of ``query_name`` already searched for (by the refresh job).
         refs_depth: levels of references to follow from the seeds and query results.
         cited_by_depth: levels of citing papers to follow.
 
@@ -128,15 +135,19 @@ def fetch_into_store(
     for pmid in pmids:
         pmid = str(pmid).removeprefix("pubmed:")
         start.setdefault(pmid, []).append(ArticleSource(article_id=f"pubmed:{pmid}", topic_id=topic_id, kind="seed"))
+    found_pmids = list(query_pmids)
     if query:
         found = client.search(query, mindate=since, maxdate=until, datetype=datetype)
         report.searched.extend(found.windows)
-        for pmid in found.pmids:
-            start.setdefault(pmid, []).append(
-                ArticleSource(article_id=f"pubmed:{pmid}", topic_id=topic_id, kind="query", detail=query_name or query)
-            )
+        found_pmids.extend(found.pmids)
+    for pmid in found_pmids:
+        detail = query_name or query or ""
+        start.setdefault(pmid, []).append(
+            ArticleSource(article_id=f"pubmed:{pmid}", topic_id=topic_id, kind="query", detail=detail)
+        )
     present = _fetch_level(client, saver, start, "start")
     report.levels["seeds and query results"] = len(present)
+    report.start_missing = sorted(set(start) - present, key=int)
 
     for linkname, depth, kind in (
         ("pubmed_pubmed_refs", refs_depth, "references"),
@@ -161,6 +172,9 @@ def _fetch_level(client: EntrezClient, saver: _Saver, wanted: dict[str, list[Art
     saver.sources(s for pmid in sorted(got, key=int) for s in wanted[pmid])
     saver.missing(result.missing, "not_returned", f"efetch ({detail})")
     if result.deleted:
+        changes, kept = saver.store.delete_articles(f"pubmed:{p}" for p in result.deleted)
+        saver.report.deleted += changes
+        saver.report.kept_despite_deletion.extend(kept)
         saver.missing(result.deleted, "deleted", f"efetch ({detail})")
     return got
 
@@ -173,8 +187,13 @@ def _expand(
     kind: str,
     level: int,
     topic_id: str,
+    *,
+    skip_known: bool = False,
 ) -> list[str]:
-    """Follow one level of links; fetch what they point to; return the next frontier."""
+    """Follow one level of links; fetch what they point to; return the next frontier.
+
+    With ``skip_known``, linked articles already in the KB are not fetched again.
+    """
     links = client.links(frontier, linkname)
     citations = []
     wanted: dict[str, list[ArticleSource]] = {}
@@ -194,8 +213,37 @@ def _expand(
     saver.report.citations += saver.store.save_citations(citations)
     if links.missing:
         saver.missing(links.missing, "no_links", f"elink {linkname}")
-    present = _fetch_level(client, saver, wanted, f"{kind} level {level}")
-    return sorted(present, key=int)
+    already = saver.store.known_articles(f"pubmed:{p}" for p in wanted) if skip_known else set()
+    if already:
+        saver.sources(s for pmid in sorted(wanted, key=int) if f"pubmed:{pmid}" in already for s in wanted[pmid])
+    to_fetch = {p: s for p, s in wanted.items() if f"pubmed:{p}" not in already}
+    present = _fetch_level(client, saver, to_fetch, f"{kind} level {level}")
+    return sorted(present | {c.removeprefix("pubmed:") for c in already}, key=int)
+
+
+def recheck_cited_by(
+    client: EntrezClient, store: Store, topic_id: str, pmids: Sequence[str], depth: int
+) -> FetchReport:
+    """Ask ELink again which papers cite ``pmids``; fetch the citing papers the KB lacks.
+
+    Citing papers already stored are not fetched again; their new citation links and
+    provenance are recorded. Levels beyond the first follow the citers of the citers.
+
+    Raises:
+        FetchError: NCBI could not be reached after every retry (what was saved stays saved).
+        StoreError: the database rejected a write.
+    """
+    report = FetchReport()
+    saver = _Saver(store, topic_id, report)
+    frontier = sorted({str(p).removeprefix("pubmed:") for p in pmids}, key=int)
+    for level in range(1, depth + 1):
+        if not frontier:
+            break
+        frontier = _expand(
+            client, saver, frontier, "pubmed_pubmed_citedin", "cited_by", level, topic_id, skip_known=True
+        )
+        report.levels[f"cited by level {level}"] = len(frontier)
+    return report
 
 
 def ingest_files(store: Store, paths: Sequence[Path], topic_id: str) -> FetchReport:

@@ -6,7 +6,9 @@ build can be re-run at any time and converges on the same KB.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -45,6 +47,21 @@ def build_topic(store: Store, pack: TopicPack) -> BuildReport:
         IngestError: the pack's curated records are invalid.
         StoreError: the database rejects a write.
     """
+    report = sync_pack(store, pack)
+    report.changes["extracted"] = extract_findings(store, pack)
+    return report
+
+
+def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
+    """Bring the store in line with a topic pack, without running the extractor.
+
+    Saves the topic's settings and vocabulary, its curated articles (filling only fields
+    PubMed has not filled) and its curated findings.
+
+    Raises:
+        IngestError: the pack's curated records are invalid.
+        StoreError: the database rejects a write.
+    """
     articles, findings = load_curated(pack)
     report = BuildReport(topic=pack.id)
     report.changes["vocabulary"] = store.save_topic(pack)
@@ -58,12 +75,20 @@ def build_topic(store: Store, pack: TopicPack) -> BuildReport:
     ]
     report.changes["sources"] = store.save_article_sources(sources)
     report.changes["findings"] = store.save_curated_findings(pack.id, findings)
-    report.changes["extracted"] = extract_findings(store, pack)
     return report
 
 
-def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAULT_EXTRACTOR) -> Changes:
+def extract_findings(
+    store: Store,
+    pack: TopicPack,
+    extractor_name: str = DEFAULT_EXTRACTOR,
+    *,
+    article_ids: Collection[str] | None = None,
+) -> Changes:
     """Run an extractor on every article of the topic that has an abstract.
+
+    ``article_ids`` limits the run to those articles (the refresh job re-extracts only what
+    it fetched); articles outside the topic are skipped either way.
 
     Each article's findings from this extractor version are replaced by the new ones, so
     re-running converges; curated findings and other versions' findings are untouched. A
@@ -78,23 +103,7 @@ def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAUL
     extractor = get(extractor_name)
     lexicon = Lexicon(pack.vocabulary)
     labeller = Labeller(pack)
-    with store.session() as session:
-        rows = session.execute(
-            select(
-                col(Article.id),
-                col(Article.title),
-                col(Article.abstract),
-                col(Article.publication_types),
-                col(Article.mesh_terms),
-            )
-            .where(
-                col(Article.id).in_(
-                    select(col(ArticleSource.article_id)).where(col(ArticleSource.topic_id) == pack.id)
-                ),
-                col(Article.abstract).is_not(None),
-            )
-            .order_by(col(Article.id))
-        ).all()
+    rows = _articles_to_extract(store, pack.id, article_ids)
     per_article: dict[str, list[FindingRecord]] = {}
     new_combinations: dict[str, InterventionSpec] = {}
     for article_id, title, abstract, publication_types, mesh in rows:
@@ -112,10 +121,36 @@ def extract_findings(store: Store, pack: TopicPack, extractor_name: str = DEFAUL
             update={"interventions": (*pack.vocabulary.interventions, *new_combinations.values())}
         )
         changes += store.save_vocabulary(extended)
-    for article_id, records in per_article.items():
-        changes += store.replace_extracted_findings(article_id, extractor.name, extractor.version, records)
+    changes += store.replace_extracted_findings_of(per_article, extractor.name, extractor.version)
     store.refresh_summary()
     return changes
+
+
+def _articles_to_extract(store: Store, topic_id: str, article_ids: Collection[str] | None) -> list[Any]:
+    """(id, title, abstract, publication types, MeSH) of the topic's articles with an abstract."""
+    query = (
+        select(
+            col(Article.id),
+            col(Article.title),
+            col(Article.abstract),
+            col(Article.publication_types),
+            col(Article.mesh_terms),
+        )
+        .where(
+            col(Article.id).in_(select(col(ArticleSource.article_id)).where(col(ArticleSource.topic_id) == topic_id)),
+            col(Article.abstract).is_not(None),
+        )
+        .order_by(col(Article.id))
+    )
+    if article_ids is None:
+        with store.session() as session:
+            return list(session.execute(query).all())
+    rows: list[Any] = []
+    wanted = sorted(set(article_ids))
+    with store.session() as session:
+        for start in range(0, len(wanted), 500):
+            rows.extend(session.execute(query.where(col(Article.id).in_(wanted[start : start + 500]))).all())
+    return sorted(rows, key=lambda r: r[0])
 
 
 def _intervention_id(extraction: Extraction, labeller: Labeller, new: dict[str, InterventionSpec]) -> str:

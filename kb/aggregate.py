@@ -16,7 +16,8 @@ findings answers in milliseconds and only the aggregate rows cross the wire. The
   harmful ones (:func:`kb.evidence.is_contradicted`);
 - a *class* rolls up its members, the findings that name only the class (an intervention of
   kind ``class``) and the combinations containing a member; a *combination* is counted under
-  itself and listed (``combinations``) under each of its components, never added to them.
+  itself and listed (``combinations``) under each of its components, never added to them;
+- findings of a retracted article are not counted (they stay listed, flagged).
 
 The counts per condition and context are also kept precomputed in ``evidence_summary``
 (:func:`summary_statements`, filled by :meth:`kb.store.Store.refresh_summary` after a build
@@ -111,6 +112,11 @@ WHERE i.class_id IS NOT NULL
 
 _CONTEXT_KEYS = ("condition_id", "context_id")
 
+#: Which articles' findings are counted, over the article alias ``a``: not retracted ones.
+#: Findings of a retracted article stay listed (``queries.findings``, flagged) but no
+#: aggregate counts them.
+COUNTED_ARTICLE_SQL = "a.retracted = FALSE"
+
 # Per article, the pooled rate takes the finding with the most patients and, on a tie, the
 # fewer responders. Both choices are packed into one integer so that MAX() makes them:
 # n_treated * _PACK + (_PACK - 1 - n_responded), with n_responded < _PACK.
@@ -164,7 +170,7 @@ def _aggregate_sql(group_by: Sequence[str], include_classes: bool) -> str:
                    THEN CAST(f.n_treated AS BIGINT) * {_PACK} + ({_PACK - 1} - f.n_responded) END) AS pick,
                MAX(a.year) AS year
         FROM finding f JOIN article a ON a.id = f.article_id
-        WHERE {{where}}
+        WHERE {{where}} AND {COUNTED_ARTICLE_SQL}
         GROUP BY f.intervention_id, f.article_id{keys}
     ),
     per_group AS (

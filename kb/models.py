@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import JSON, Index, UniqueConstraint
@@ -371,3 +371,70 @@ class EvidenceSummary(SQLModel, table=True):
     evaluable: int | None = Field(default=None, description="Patients treated where responders are counted.")
     responders: int | None = Field(default=None, description="Responders among the evaluable patients.")
     latest_year: int | None = Field(default=None, description="Most recent publication year.")
+
+
+# -- scheduled refresh ---------------------------------------------------------------------
+
+RunStatus = Literal["running", "success", "nothing_new", "partial", "failed"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+
+class RefreshWatermark(SQLModel, table=True):
+    """How far a saved query has been searched: the last day of its last fully successful window.
+
+    One row per (topic, saved query, date type). ``datetype`` is ``edat`` (entry date) or
+    ``mdat`` (modification date); the row with query ``""`` and date type ``citedin`` records
+    the last complete re-check of the topic's cited-by links.
+    """
+
+    __tablename__ = "refresh_watermark"
+
+    topic_id: str = Field(primary_key=True, description="The topic the saved query belongs to.")
+    query: str = Field(primary_key=True, description="The saved query's name ('' for topic-wide checks).")
+    datetype: str = Field(primary_key=True, description="edat, mdat, or citedin (the cited-by re-check).")
+    watermark: date = Field(description="Last day (inclusive) of the last window that succeeded as a whole.")
+    updated_at: datetime | None = Field(default=None, description="When the watermark last moved (UTC).")
+
+
+class RefreshRun(SQLModel, table=True):
+    """One run of ``kb refresh``: when, what it searched, what it changed, how it ended.
+
+    The site's changelog reads this table with plain SQL: ``windows`` is JSON text, a list of
+    objects with keys ``query``, ``datetype``, ``mindate``, ``maxdate``, ``status`` and ``found``.
+    """
+
+    __tablename__ = "refresh_run"
+
+    id: int | None = Field(default=None, primary_key=True, description="Run number (autoincrement).")
+    topic_id: str = Field(index=True, description="The topic refreshed.")
+    started_at: datetime = Field(description="When the run started (UTC).")
+    finished_at: datetime | None = Field(default=None, description="When the run ended (UTC); empty while running.")
+    status: str = Field(description="running, success, nothing_new, partial, or failed.")
+    windows: str = Field(default="[]", description="JSON text: the date windows searched and how each ended.")
+    requests: int = Field(default=0, description="E-utilities requests sent (retries included).")
+    articles_new: int = Field(default=0, description="Articles added to the KB.")
+    articles_updated: int = Field(default=0, description="Stored articles whose fields changed.")
+    articles_deleted: int = Field(default=0, description="Articles removed because PubMed deleted them.")
+    articles_retracted: int = Field(default=0, description="Articles newly marked as retracted.")
+    findings_added: int = Field(default=0, description="Extracted findings added.")
+    findings_changed: int = Field(default=0, description="Findings updated in place.")
+    findings_removed: int = Field(default=0, description="Extracted findings removed (re-extraction or deletion).")
+    message: str | None = Field(default=None, description="What went wrong, or a one-line summary.")
+
+
+class RefreshLock(SQLModel, table=True):
+    """The refresh lock: at most one row per name; whoever inserted it owns the KB's refresh.
+
+    A holder refreshes ``heartbeat_at`` while it runs; a row whose heartbeat is old, or whose
+    process is gone from the same host, is stale and may be taken over (see :mod:`kb.lock`).
+    """
+
+    __tablename__ = "refresh_lock"
+
+    name: str = Field(primary_key=True, description="What is locked ('refresh': one refresh per KB at a time).")
+    owner: str = Field(description="Random token of the holder; every update is conditional on it.")
+    topic_id: str = Field(description="The topic the holder is refreshing.")
+    host: str = Field(description="Host name of the holder.")
+    pid: int = Field(description="Process id of the holder on that host.")
+    acquired_at: datetime = Field(description="When the holder took the lock (UTC).")
+    heartbeat_at: datetime = Field(description="When the holder last said it is alive (UTC).")

@@ -9,13 +9,13 @@ extractor version's findings for one article at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Result, delete, event, insert, select, update
+from sqlalchemy import Engine, Result, delete, event, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, SQLModel, col
@@ -39,6 +39,8 @@ from kb.models import (
     InterventionComponent,
     KBState,
     MissingRecord,
+    RefreshRun,
+    RefreshWatermark,
     Topic,
     finding_id,
 )
@@ -385,24 +387,150 @@ class Store:
         Raises:
             StoreError: a record does not match the article, extractor and version given.
         """
-        for record in records:
-            if (record.origin, record.article_id, record.extractor, record.extractor_version) != (
-                "extracted",
-                article_id,
-                extractor,
-                version,
-            ):
-                raise StoreError(f"record does not belong to {article_id} / {extractor} {version}: {record}")
+        return self.replace_extracted_findings_of({article_id: records}, extractor, version)
+
+    def replace_extracted_findings_of(
+        self, per_article: Mapping[str, Sequence[FindingRecord]], extractor: str, version: str
+    ) -> Changes:
+        """:meth:`replace_extracted_findings` for many articles, a few hundred per transaction.
+
+        Raises:
+            StoreError: a record does not match its article, the extractor and the version.
+        """
+        for article_id, records in per_article.items():
+            for record in records:
+                if (record.origin, record.article_id, record.extractor, record.extractor_version) != (
+                    "extracted",
+                    article_id,
+                    extractor,
+                    version,
+                ):
+                    raise StoreError(f"record does not belong to {article_id} / {extractor} {version}: {record}")
+        changes = Changes()
+        for batch in _chunks(list(per_article), 200):
+            with self.session() as session:
+                current: dict[str, list[Finding]] = {a: [] for a in batch}
+                rows = session.execute(
+                    select(Finding).where(
+                        col(Finding.article_id).in_(batch),
+                        col(Finding.origin) == "extracted",
+                        col(Finding.extractor) == extractor,
+                        col(Finding.extractor_version) == version,
+                    )
+                ).scalars()
+                for row in rows:
+                    current[row.article_id].append(row)
+                for article_id in batch:
+                    changes += _sync_findings(session, current[article_id], per_article[article_id])
+        return changes
+
+    # -- refresh: watermarks, runs, retractions -----------------------------------------
+
+    def get_watermarks(self, topic_id: str) -> dict[tuple[str, str], date]:
+        """The topic's watermarks, keyed on (saved query name, date type)."""
         with self.session() as session:
-            current = session.execute(
-                select(Finding).where(
-                    col(Finding.article_id) == article_id,
-                    col(Finding.origin) == "extracted",
-                    col(Finding.extractor) == extractor,
-                    col(Finding.extractor_version) == version,
+            rows = session.execute(select(RefreshWatermark).where(col(RefreshWatermark.topic_id) == topic_id)).scalars()
+            return {(r.query, r.datetype): r.watermark for r in rows}
+
+    def set_watermarks(self, topic_id: str, query: str, marks: dict[str, date]) -> None:
+        """Move a saved query's watermarks (date type -> last day searched), in one transaction."""
+        now = _now()
+        rows = [
+            RefreshWatermark(topic_id=topic_id, query=query, datetype=datetype, watermark=day, updated_at=now)
+            for datetype, day in marks.items()
+        ]
+        with self.session() as session:
+            _upsert(session, RefreshWatermark, rows)
+
+    def start_run(self, topic_id: str, started_at: datetime) -> int:
+        """Record a run as ``running``; return its id.
+
+        Rows left ``running`` by earlier runs (killed before they could finish: only one run
+        holds the lock, so they cannot be alive) are marked ``failed``.
+        """
+        with self.session() as session:
+            session.execute(
+                update(RefreshRun)
+                .where(col(RefreshRun.status) == "running")
+                .values(
+                    status="failed",
+                    message="interrupted: the process stopped before it finished (killed or crashed); "
+                    "the next run redid its windows",
                 )
-            ).scalars()
-            return _sync_findings(session, list(current), records)
+            )
+            run = RefreshRun(topic_id=topic_id, started_at=started_at, status="running")
+            session.add(run)
+            session.flush()
+            assert run.id is not None
+            return run.id
+
+    def save_run(self, run_id: int, **values: Any) -> None:
+        """Update a run's record (status, counts, windows as JSON text, message, finished_at).
+
+        Raises:
+            StoreError: no such run, or a field that is not a column of ``refresh_run``.
+        """
+        unknown = set(values) - set(RefreshRun.model_fields)
+        if unknown:
+            raise StoreError(f"refresh_run has no column(s) {', '.join(sorted(unknown))}")
+        with self.session() as session:
+            result = session.execute(update(RefreshRun).where(col(RefreshRun.id) == run_id).values(**values))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise StoreError(f"no refresh run {run_id} to update")
+
+    def count_retracted(self, topic_id: str) -> int:
+        """How many of the topic's articles PubMed marks as retracted."""
+        with self.session() as session:
+            return int(
+                session.execute(
+                    select(func.count())
+                    .select_from(Article)
+                    .where(
+                        col(Article.retracted).is_(True),
+                        col(Article.id).in_(
+                            select(col(ArticleSource.article_id)).where(col(ArticleSource.topic_id) == topic_id)
+                        ),
+                    )
+                ).scalar_one()
+            )
+
+    def known_articles(self, ids: Iterable[str]) -> set[str]:
+        """Which of these article ids the KB holds."""
+        wanted = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        with self.session() as session:
+            for batch in _chunks(wanted):
+                found.update(session.execute(select(col(Article.id)).where(col(Article.id).in_(batch))).scalars())
+        return found
+
+    def known_missing(self, ids: Iterable[str]) -> set[str]:
+        """Which of these ids are already recorded as missing (NCBI did not return them before)."""
+        wanted = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        with self.session() as session:
+            for batch in _chunks(wanted):
+                found.update(
+                    session.execute(select(col(MissingRecord.id)).where(col(MissingRecord.id).in_(batch))).scalars()
+                )
+        return found
+
+    def get_runs(self, topic_id: str | None = None, limit: int = 20) -> list[RefreshRun]:
+        """The most recent refresh runs, newest first (of one topic, or all)."""
+        query = select(RefreshRun).order_by(col(RefreshRun.id).desc()).limit(limit)
+        if topic_id:
+            query = query.where(col(RefreshRun.topic_id) == topic_id)
+        with self.session() as session:
+            return list(session.execute(query).scalars())
+
+    def topic_article_ids(self, topic_id: str, *, max_depth: int | None = None) -> list[str]:
+        """PubMed articles gathered for a topic (optionally only those at most ``max_depth`` hops out)."""
+        query = select(col(ArticleSource.article_id)).where(
+            col(ArticleSource.topic_id) == topic_id, col(ArticleSource.article_id).startswith("pubmed:")
+        )
+        if max_depth is not None:
+            query = query.where(col(ArticleSource.depth) <= max_depth)
+        with self.session() as session:
+            return sorted(set(session.execute(query).scalars()))
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -410,13 +538,26 @@ class Store:
 _CHANGED = "kb_changed"
 
 
+# Tables that record how the KB is kept, not what it holds: writing them does not move the
+# revision (a refresh run's own record would otherwise make every summary stale at once).
+_BOOKKEEPING = frozenset({"kb_state", "evidence_summary", "refresh_run", "refresh_watermark", "refresh_lock"})
+
+
+def _holds_content(row: object) -> bool:
+    return getattr(row, "__tablename__", None) not in _BOOKKEEPING
+
+
 def _note_flushed_changes(session: Session, _context: Any, _instances: Any) -> None:
-    if session.new or session.deleted or any(session.is_modified(row) for row in session.dirty):
+    changed = [*session.new, *session.deleted, *(row for row in session.dirty if session.is_modified(row))]
+    if any(_holds_content(row) for row in changed):
         session.info[_CHANGED] = True
 
 
 def _note_executed_changes(state: ORMExecuteState) -> Result[Any] | None:
     if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _BOOKKEEPING:
         return None
     result = state.invoke_statement()
     if getattr(result, "rowcount", 1):

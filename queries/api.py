@@ -17,7 +17,9 @@ Counting rules (also on the site's methods page; computed in SQL by
   unclear), never netted out; ``contradicted`` flags supporting findings alongside null or
   harmful ones;
 - a class rolls up its members, the findings naming only the class and the combinations
-  containing a member; a combination counts under itself and is listed under each component.
+  containing a member; a combination counts under itself and is listed under each component;
+- findings of a retracted article are not counted; :func:`findings` still lists them, with
+  ``retracted`` set.
 """
 
 from __future__ import annotations

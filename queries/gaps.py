@@ -7,7 +7,7 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy import CursorResult, text
 
-from kb.aggregate import DESIGN_RANK_SQL, Scope, design_of_rank
+from kb.aggregate import COUNTED_ARTICLE_SQL, DESIGN_RANK_SQL, Scope, design_of_rank
 from queries.db import DB, connect
 from queries.terms import UNSPECIFIED, resolve
 
@@ -16,9 +16,9 @@ __all__ = ["gaps"]
 _COUNTS_SQL = f"""
 SELECT f.intervention_id, f.condition_id, f.context_id, COUNT(*) AS findings,
        COUNT(DISTINCT f.article_id) AS studies, MIN({DESIGN_RANK_SQL}) AS design_rank
-FROM finding f WHERE {{where}}
+FROM finding f JOIN article a ON a.id = f.article_id WHERE {{where}} AND {COUNTED_ARTICLE_SQL}
 GROUP BY f.intervention_id, f.condition_id, f.context_id
-"""  # noqa: S608 (a constant of kb.aggregate)
+"""  # noqa: S608 (constants of kb.aggregate)
 
 _PAIRS_SQL = """
 SELECT c.id AS condition_id, c.name AS condition, d.id AS context_id, d.name AS context

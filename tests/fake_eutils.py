@@ -781,6 +781,26 @@ def _parse_limit_date(value: str, *, upper: bool) -> date:
     return date(year, month, numbers[2])
 
 
+_TERM_RANGE = r"(\d{4}/\d{2}/\d{2}):(\d{4}/\d{2}/\d{2})\[(edat|mdat|pdat)\]"
+_TERM_WITH_RANGES = re.compile(rf"^\((?P<base>.*)\) AND \((?P<ranges>{_TERM_RANGE}(?: OR {_TERM_RANGE})*)\)$", re.I)
+
+
+def _split_date_ranges(term: str) -> tuple[str, list[tuple[str, date, date]]]:
+    """A term ``(BASE) AND (FROM:TO[edat] OR FROM:TO[mdat] …)`` as BASE and its date ranges.
+
+    This is the one form of PubMed's in-query date ranges the fake understands (records match
+    when any of their dates falls in its range); any other term is returned unchanged.
+    """
+    match = _TERM_WITH_RANGES.match(term.strip())
+    if not match:
+        return term, []
+    ranges = [
+        (datetype.lower(), _parse_ymd(low, "range start"), _parse_ymd(high, "range end"))
+        for low, high, datetype in re.findall(_TERM_RANGE, match.group("ranges"), re.I)
+    ]
+    return match.group("base").strip(), ranges
+
+
 def _int_param(params: Mapping[str, list[str]], name: str, default: int) -> int:
     values = params.get(name)
     if not values or not values[0].strip():
@@ -1207,18 +1227,18 @@ class FakeEutils:
         if window is not None and datetype not in _DATE_LABELS:
             return _Response(200, _xml_error("esearch", f"Invalid datetype: {datetype}"))
 
+        term, in_term = _split_date_ranges(term)
         with self._lock:
             known = term in self._searches
             candidates = self._searches.get(term, ())
-            if window is not None:
-                low, high = window
-                hits = []
-                for pmid in candidates:
-                    spec = self._records.get(pmid)
-                    if spec is not None and low <= spec.dates[datetype] <= high:
-                        hits.append(pmid)
-            else:
-                hits = list(candidates)
+            hits = []
+            for pmid in candidates:
+                spec = self._records.get(pmid)
+                if window is not None and (spec is None or not window[0] <= spec.dates[datetype] <= window[1]):
+                    continue
+                if in_term and (spec is None or not any(lo <= spec.dates[dt] <= hi for dt, lo, hi in in_term)):
+                    continue
+                hits.append(pmid)
         count = len(hits)
         end = min(retstart + retmax, count, PAGING_CAP)
         page = hits[retstart:end] if retstart < end else []

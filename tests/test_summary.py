@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 import queries
 from kb.aggregate import Scope, aggregate_evidence
-from kb.models import FindingRecord
+from kb.models import ArticleRecord, FindingRecord
 from kb.store import Store
 
 # Every scope the summary can answer, as the query API and the exports ask it.
@@ -153,3 +153,19 @@ def test_a_kb_without_its_revision_is_counted_live(hand_kb: str, sql: str) -> No
         connection.execute(text(sql))
     engine.dispose()
     pd.testing.assert_frame_equal(queries.treatments_for("calcinosis", context="SSc", db=hand_kb), expected)
+
+
+def test_findings_of_a_retracted_article_are_listed_but_not_counted(hand_kb: str) -> None:
+    store = Store.open(hand_kb)
+    store.save_articles([ArticleRecord(id="pubmed:2", pmid="2", title="Diltiazem cohort", year=2012, retracted=True)])
+    store.refresh_summary()
+    store.close()
+    table = queries.treatments_for("calcinosis", context="SSc", db=hand_kb).set_index("intervention_id")
+    # pubmed:2 (9 of 17) is withdrawn: 3/12 and 0/5 remain.
+    assert (table.loc["diltiazem", "studies"], table.loc["diltiazem", "responders"]) == (2, 3)
+    assert table.loc["diltiazem", "evaluable"] == 17
+    listed = queries.findings(intervention="diltiazem", context="SSc", db=hand_kb).set_index("article_id")
+    assert bool(listed.loc["pubmed:2", "retracted"]) is True
+    gap = queries.gaps(db=hand_kb)
+    assert gap.loc["diltiazem", ("findings", "calcinosis / systemic sclerosis")] == 2
+    assert gap.loc["diltiazem", ("best_design", "calcinosis / systemic sclerosis")] == "case_series"

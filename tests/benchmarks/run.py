@@ -117,6 +117,13 @@ def bench_query() -> list[Result]:
     return query_bench.bench_query()  # type: ignore[no-any-return]
 
 
+def bench_refresh() -> list[Result]:
+    """``kb refresh``: a no-op run and one adding 1,000 articles, against the fake server (see refresh_bench.py)."""
+    import refresh_bench
+
+    return refresh_bench.bench_refresh()  # type: ignore[no-any-return]
+
+
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "store": bench_store_build,
     "site": bench_site_build,
@@ -124,6 +131,7 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "fetch": bench_fetch,
     "extract": bench_extract,
     "query": bench_query,
+    "refresh": bench_refresh,
 }
 
 
