@@ -160,7 +160,35 @@ def to_article_record(article: PubmedArticle) -> ArticleRecord:
         mesh_terms=[m.descriptor for m in article.mesh_headings],
         url=None,
         retracted=article.is_retracted,
+        notices=notices(article),
     )
+
+
+#: CommentsCorrections types that are notices about the article itself (not comments on it).
+NOTICE_TYPES: frozenset[str] = frozenset(
+    {
+        "RetractionIn",
+        "ErratumIn",
+        "ExpressionOfConcernIn",
+        "CorrectedandRepublishedIn",
+        "RetractedandRepublishedIn",
+        "RepublishedIn",
+        "UpdateIn",
+    }
+)
+
+
+def notices(article: PubmedArticle) -> list[str]:
+    """The article's notices (:data:`NOTICE_TYPES`) as ``"RefType pubmed:PMID"``, sorted.
+
+    A notice without a PMID is named by its citation (``"ErratumIn Lancet. 2020;395:1820"``).
+    """
+    found = {
+        f"{c.ref_type} pubmed:{c.pmid}" if c.pmid else f"{c.ref_type} {(c.ref_source or '').strip()}".strip()
+        for c in article.comments_corrections
+        if c.ref_type in NOTICE_TYPES
+    }
+    return sorted(found)
 
 
 # -- input ---------------------------------------------------------------------------------

@@ -21,10 +21,12 @@ in its own transaction after everything else of that window is stored. A run kil
 point leaves the previous watermark; the next run redoes the window and converges on the
 KB one clean run would have made.
 
-Retractions: the parser marks an article retracted when PubMed gives it the publication type
-"Retracted Publication" or a ``RetractionIn`` correction; a revised record is found through
-its modification date, re-fetched, and the flag is stored on the article. Findings carry the
-flag through their article (``queries.findings`` has a ``retracted`` column).
+Retractions and errata: the parser marks an article retracted when PubMed gives it the
+publication type "Retracted Publication" or a ``RetractionIn`` correction, and lists its
+notices (``ErratumIn``, ``ExpressionOfConcernIn``, ``RetractionIn``, republications and
+updates); a revised record is found through its modification date, re-fetched, and both are
+stored on the article. Findings carry them through their article (``queries.findings`` has
+``retracted`` and ``notices`` columns), and aggregates no longer count a retracted article.
 """
 
 from __future__ import annotations

@@ -165,6 +165,12 @@ class ArticleRecord(SQLModel):
     mesh_terms: list[str] = Field(default_factory=list, sa_type=JSON, description="MeSH descriptor names.")
     url: str | None = Field(default=None, description="Where the record was read, when not PubMed.")
     retracted: bool = Field(default=False, description="PubMed marks the article as retracted.")
+    notices: list[str] = Field(
+        default_factory=list,
+        sa_type=JSON,
+        description="PubMed notices about the article: retractions, errata, expressions of concern, "
+        "republications and updates, each as 'RefType pubmed:PMID' (e.g. 'ErratumIn pubmed:123').",
+    )
 
 
 class Article(ArticleRecord, table=True):

@@ -33,6 +33,7 @@ from sqlalchemy import Engine, TextClause, TextualSelect, bindparam
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from kb.aggregate import AGGREGATE_COLUMNS, Scope, aggregate_evidence, aggregate_groups
+from kb.db import as_list
 from kb.evidence import DESIGN_RANK, DIRECTION, DIRECTIONS, SECONDARY_DESIGNS, best_design, is_contradicted, pooled_rate
 from queries.catalog import articles
 from queries.db import DB, connect
@@ -41,7 +42,7 @@ from queries.terms import UNSPECIFIED, resolve_intervention, resolve_scope
 __all__ = ["UNSPECIFIED", "aggregate", "compare", "findings", "new_since", "treatments_for"]
 
 _FINDINGS_SQL = """
-SELECT f.id AS finding_id, f.article_id, a.title, a.year, a.journal, a.pmid, a.doi, a.retracted,
+SELECT f.id AS finding_id, f.article_id, a.title, a.year, a.journal, a.pmid, a.doi, a.retracted, a.notices,
        f.intervention_id, i.name AS intervention, i.kind AS intervention_kind,
        i.class_id, ic.name AS class,
        f.condition_id, c.name AS condition, f.context_id, dc.name AS context,
@@ -86,8 +87,10 @@ def findings(
 
     Returns:
         One row per finding with article bibliography (title, year, journal, pmid, doi),
-        intervention, class, condition, context, counts, response and its ``direction``,
-        design, evidence sentence or curated summary, origin and ``via``.
+        ``retracted`` and ``notices`` (PubMed's errata, retraction and other notices about
+        the article, as ``"ErratumIn pubmed:123"``), intervention, class, condition,
+        context, counts, response and its ``direction``, design, evidence sentence or
+        curated summary, origin and ``via``.
 
     Raises:
         VocabularyError: a term is not in the vocabulary.
@@ -178,6 +181,7 @@ def _read_findings(
     for column in ("n_treated", "n_responded", "year"):
         frame[column] = frame[column].astype("Int64")
     frame["retracted"] = frame["retracted"].astype(bool)
+    frame["notices"] = frame["notices"].apply(as_list)
     return frame.drop(columns=["design_rank"]).reset_index(drop=True)
 
 

@@ -121,7 +121,7 @@ def articles(*, added_since: datetime | None = None, db: DB = None) -> pd.DataFr
     """
     sql = """
         SELECT a.id, a.pmid, a.doi, a.pmcid, a.title, a.journal, a.year, a.authors, a.url,
-               a.publication_types, a.retracted, a.abstract IS NOT NULL AS has_abstract,
+               a.publication_types, a.retracted, a.notices, a.abstract IS NOT NULL AS has_abstract,
                (SELECT COUNT(*) FROM finding f WHERE f.article_id = a.id) AS findings{added}
         FROM article a {where} ORDER BY a.year DESC, a.id
     """
@@ -135,7 +135,7 @@ def articles(*, added_since: datetime | None = None, db: DB = None) -> pd.DataFr
             .columns(added=UTCDateTime())
         )
     frame = pd.read_sql(query, connect(db))
-    for column in ("authors", "publication_types"):
+    for column in ("authors", "publication_types", "notices"):
         frame[column] = frame[column].apply(as_list)
     frame["year"] = frame["year"].astype("Int64")
     frame["retracted"] = frame["retracted"].astype(bool)

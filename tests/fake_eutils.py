@@ -363,6 +363,7 @@ def make_article(
     publication_types: Sequence[str] = ("Journal Article",),
     doi: str | None = None,
     retracted: bool | str = False,
+    erratum: str | None = None,
     edat: str = "2020/01/15",
     mdat: str | None = None,
 ) -> str:
@@ -383,6 +384,7 @@ def make_article(
         retracted: ``True`` (or the PMID of the retraction notice, as a string) adds
             ``CommentsCorrections RefType="RetractionIn"`` and the "Retracted Publication" type.
             With ``True`` the notice's PMID is ``pmid + 50,000,000``.
+        erratum: the PMID of an erratum notice: adds ``CommentsCorrections RefType="ErratumIn"``.
         edat: Entrez date, YYYY/MM/DD (History entrez/pubmed).
         mdat: modification date (DateRevised, History medline); defaults to ``edat``.
     """
@@ -433,13 +435,20 @@ def make_article(
     )
     if status == "MEDLINE":
         out.append("<CitationSubset>IM</CitationSubset>")
+    notices = []
     if retracted:
-        notice = retracted if isinstance(retracted, str) else str(int(pmid) + 50_000_000)
-        out.append(
-            '<CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn">'
-            f"<RefSource>{_text(abbrev)}. {year + 1} Jan;{max(1, year - 1979)}:1</RefSource>"
-            f'<PMID Version="1">{_check_pmid(notice)}</PMID></CommentsCorrections></CommentsCorrectionsList>'
-        )
+        notices.append(("RetractionIn", retracted if isinstance(retracted, str) else str(int(pmid) + 50_000_000)))
+    if erratum:
+        notices.append(("ErratumIn", erratum))
+    if notices:
+        out.append("<CommentsCorrectionsList>")
+        for ref_type, notice in notices:
+            out.append(
+                f'<CommentsCorrections RefType="{ref_type}">'
+                f"<RefSource>{_text(abbrev)}. {year + 1} Jan;{max(1, year - 1979)}:1</RefSource>"
+                f'<PMID Version="1">{_check_pmid(notice)}</PMID></CommentsCorrections>'
+            )
+        out.append("</CommentsCorrectionsList>")
     if mesh:
         out.append("<MeshHeadingList>")
         out.extend(_mesh_heading(item) for item in mesh)
@@ -498,6 +507,7 @@ class RecordSpec:
     publication_types: tuple[str, ...] = ("Journal Article",)
     doi: str | None = None
     retracted: bool | str = False
+    erratum: str | None = None
     edat: str = "2020/01/15"
     mdat: str | None = None
     cited_by: tuple[str, ...] = ()

@@ -494,6 +494,29 @@ def test_a_record_revised_to_retracted_is_flagged_with_its_findings(db_url: str,
     assert len(flagged) >= 1 and flagged["retracted"].all()
     assert not frame[frame["article_id"] != f"pubmed:{target}"]["retracted"].any()
     assert sql(db_url, "SELECT articles_retracted FROM refresh_run ORDER BY id DESC")[0] == (1,)
+    assert flagged["notices"].map(lambda n: n == [f"RetractionIn pubmed:{int(target) + 50_000_000}"]).all()
+
+
+def test_a_record_revised_with_an_erratum_lists_the_notice_on_its_findings(db_url: str, pack: TopicPack) -> None:
+    fake = FakeEutils()
+    populate(fake, qa=6, qb=3, refs=3, citers=0)
+    target = "40000004"
+    with fake:
+        assert run(fake, db_url, pack).status == "success"
+        counted = queries.treatments_for("calcinosis", db=db_url)["findings"].sum()
+        spec = fake.records[target]
+        fake.add_record(
+            target, refs=list(spec.refs), edat=spec.edat, mdat=RECENT, abstract=spec.abstract, erratum="49999999"
+        )
+        report = run(fake, db_url, pack)
+    assert report.status == "success" and report.articles.updated == 1 and report.articles_retracted == 0
+    frame = queries.findings(db=db_url)
+    noted = frame[frame["article_id"] == f"pubmed:{target}"]
+    assert len(noted) >= 1 and noted["notices"].map(lambda n: n == ["ErratumIn pubmed:49999999"]).all()
+    assert not noted["retracted"].any()
+    assert frame[frame["article_id"] != f"pubmed:{target}"]["notices"].map(len).eq(0).all()
+    # An erratum corrects, it does not withdraw: the findings are still counted.
+    assert queries.treatments_for("calcinosis", db=db_url)["findings"].sum() == counted
 
 
 def test_cited_by_links_are_rechecked_on_their_own_cadence(db_url: str, pack: TopicPack) -> None:
