@@ -52,8 +52,8 @@ $(VENDOR): site/package.json site/package-lock.json
 	npm ci --prefix site --no-audit --no-fund --loglevel=error
 	touch $@
 
-system-deps: ## Debian packages the tests need (PostgreSQL server)
-	@sh tests/setup/system-packages.sh postgresql
+system-deps: ## Debian packages the tests need (PostgreSQL server, Chromium for the browser tests)
+	@sh tests/setup/system-packages.sh postgresql chromium
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache site/node_modules

@@ -19,12 +19,13 @@ from queries.catalog import (
     counts,
     intervention_classes,
     interventions,
+    refresh_runs,
     topic,
 )
 from queries.db import connect
 from queries.export import write_exports
 from queries.gaps import gaps
-from queries.graphs import citation_neighbourhood, evidence_for, evidence_graph
+from queries.graphs import citation_neighbourhood, evidence_for, evidence_graph, treatment_graph
 
 __all__ = [
     "UNSPECIFIED",
@@ -44,7 +45,9 @@ __all__ = [
     "intervention_classes",
     "interventions",
     "new_since",
+    "refresh_runs",
     "topic",
+    "treatment_graph",
     "treatments_for",
     "write_exports",
 ]

@@ -5,10 +5,11 @@ These feed the site's index and record pages and are equally useful from a noteb
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import TextClause, TextualSelect, bindparam, text
+from sqlalchemy import TextClause, TextualSelect, bindparam, inspect, text
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from kb.db import as_list
@@ -171,3 +172,60 @@ def counts(*, db: DB = None) -> dict[str, int]:
         engine,
     ).iloc[0]
     return {k: int(v) for k, v in row.items()}
+
+
+#: Columns of :func:`refresh_runs`, as ``kb refresh`` records them in table ``refresh_run``.
+REFRESH_RUN_COLUMNS: tuple[str, ...] = (
+    "id",
+    "topic_id",
+    "started_at",
+    "finished_at",
+    "status",
+    "windows",
+    "requests",
+    "articles_new",
+    "articles_updated",
+    "articles_deleted",
+    "articles_retracted",
+    "findings_added",
+    "findings_changed",
+    "findings_removed",
+    "message",
+)
+
+
+def refresh_runs(*, db: DB = None) -> pd.DataFrame:
+    """Every ``kb refresh`` run, newest first: when, how it ended, and what it changed.
+
+    A KB built only from a topic pack has no runs (or no ``refresh_run`` table yet): the
+    frame is then empty, with the same columns.
+
+    Args:
+        db: where to read (see :mod:`queries.api`).
+
+    Returns:
+        Columns id, topic_id, started_at and finished_at (aware UTC datetimes), status
+        (running, success, nothing_new, partial, failed), windows (the list of searched date
+        windows, each a dict with query, mindate, maxdate, status and found), requests, the
+        counts articles_new, articles_updated, articles_deleted, articles_retracted,
+        findings_added, findings_changed, findings_removed, and message.
+    """
+    engine = connect(db)
+    if not inspect(engine).has_table("refresh_run"):
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in REFRESH_RUN_COLUMNS})
+    query = text(f"SELECT {', '.join(REFRESH_RUN_COLUMNS)} FROM refresh_run ORDER BY started_at DESC, id DESC").columns(  # noqa: S608
+        started_at=UTCDateTime(), finished_at=UTCDateTime()
+    )
+    frame = pd.read_sql(query, engine)
+    frame["windows"] = frame["windows"].apply(_windows)
+    counts = [c for c in REFRESH_RUN_COLUMNS if c == "requests" or c.startswith(("articles_", "findings_"))]
+    for column in counts:
+        frame[column] = frame[column].astype("Int64")
+    return frame.reset_index(drop=True)
+
+
+def _windows(value: object) -> list[dict[str, object]]:
+    """The ``windows`` column as a list, whether the driver returns JSON text or parsed JSON."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else []
+    return list(value) if isinstance(value, list) else []

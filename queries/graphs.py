@@ -9,11 +9,12 @@ from __future__ import annotations
 import networkx as nx
 from sqlalchemy import bindparam, text
 
+from kb.aggregate import Scope, aggregate_evidence
 from kb.graph import build_citation_graph, build_graph
 from queries.db import DB, connect
 from queries.terms import resolve_article, resolve_intervention, resolve_scope
 
-__all__ = ["citation_neighbourhood", "evidence_for", "evidence_graph"]
+__all__ = ["citation_neighbourhood", "evidence_for", "evidence_graph", "treatment_graph"]
 
 
 def evidence_graph(*, db: DB = None) -> nx.MultiDiGraph:
@@ -87,4 +88,83 @@ def citation_neighbourhood(article: str, depth: int = 1, *, db: DB = None) -> nx
                 break
     graph = build_citation_graph(engine, hops)
     nx.set_node_attributes(graph, hops, "hops")
+    return graph
+
+
+def treatment_graph(*, db: DB = None) -> nx.DiGraph:
+    """The drug–class–condition graph: which interventions have been reported for which conditions.
+
+    Smaller than :func:`evidence_graph` (no articles, no findings), it is what the site's graph
+    page draws. Nodes and edges are added in sorted order, so the same KB gives the same graph.
+
+    Args:
+        db: where to read (see :mod:`queries.api`).
+
+    Returns:
+        Nodes ``intervention:<id>`` (kind ``intervention``; ``label``, ``intervention_kind``
+        drug, procedure, combination or class; ``studies`` and ``findings`` over all
+        conditions), ``class:<id>`` and ``condition:<id>`` (kind, label, ``studies``), only
+        those with findings (a class when a member has some). Edges: ``treats``
+        intervention → condition with the aggregate's studies, findings, patients,
+        supporting, null, harmful and contradicted (all contexts together); ``is_a``
+        intervention → class; ``part_of`` component → combination.
+    """
+    engine = connect(db)
+    with engine.connect() as connection:
+        vocabulary = connection.execute(
+            text(
+                "SELECT i.id, i.name, i.kind, i.class_id, c.name AS class_name FROM intervention i "
+                "LEFT JOIN intervention_class c ON c.id = i.class_id ORDER BY i.id"
+            )
+        ).all()
+        conditions = connection.execute(text("SELECT id, name FROM condition ORDER BY id")).all()
+        components = connection.execute(
+            text("SELECT combination_id, component_id FROM intervention_component ORDER BY 1, 2")
+        ).all()
+    edges: list[tuple[str, str, dict[str, object]]] = []
+    studies: dict[str, int] = {}
+    findings: dict[str, int] = {}
+    for condition in conditions:
+        rows = aggregate_evidence(engine, Scope(condition_id=condition.id), include_classes=False)
+        for row in rows:
+            source = f"intervention:{row['intervention_id']}"
+            studies[source] = studies.get(source, 0) + row["studies"]
+            findings[source] = findings.get(source, 0) + row["findings"]
+            studies[f"condition:{condition.id}"] = studies.get(f"condition:{condition.id}", 0) + row["studies"]
+            edges.append(
+                (
+                    source,
+                    f"condition:{condition.id}",
+                    {
+                        "relation": "treats",
+                        **{k: row[k] for k in ("studies", "findings", "patients", "supporting", "null", "harmful")},
+                        "contradicted": bool(row["contradicted"]),
+                    },
+                )
+            )
+    graph = nx.DiGraph()
+    nodes: dict[str, dict[str, object]] = {}
+    for item in vocabulary:
+        node = f"intervention:{item.id}"
+        if node not in studies:
+            continue
+        nodes[node] = {
+            "kind": "intervention",
+            "label": item.name,
+            "intervention_kind": item.kind,
+            "studies": studies[node],
+            "findings": findings[node],
+        }
+        if item.class_id is not None:
+            nodes.setdefault(f"class:{item.class_id}", {"kind": "class", "label": item.class_name or item.class_id})
+            edges.append((node, f"class:{item.class_id}", {"relation": "is_a"}))
+    for condition in conditions:
+        node = f"condition:{condition.id}"
+        if node in studies:
+            nodes[node] = {"kind": "condition", "label": condition.name, "studies": studies[node]}
+    for combination, component in components:
+        if f"intervention:{combination}" in nodes and f"intervention:{component}" in nodes:
+            edges.append((f"intervention:{component}", f"intervention:{combination}", {"relation": "part_of"}))
+    graph.add_nodes_from(sorted(nodes.items()))
+    graph.add_edges_from(sorted(edges, key=lambda e: (e[0], e[1], str(e[2]["relation"]))))
     return graph

@@ -1,30 +1,65 @@
 """Render query results into the site's Markdown pages.
 
 :func:`render_pages` returns ``{relative path: Markdown}`` for every generated page, from
-Jinja2 templates kept in the site sources (``site/templates``). It is deterministic: the same
-KB gives the same bytes. Text that comes from PubMed or curators is escaped with the ``text``
-filter, so a title containing ``<script>`` or Markdown link syntax renders as plain text.
+Jinja2 templates kept in the site sources (``site/templates``) and the data gathered by
+:mod:`queries.pages`; :func:`build_sources` also writes the downloads (:mod:`queries.downloads`)
+and is what the MkDocs hook calls. It is deterministic: the same KB gives the same bytes.
+Text that comes from PubMed or curators is escaped with the ``text`` filter (Markdown) or the
+``html_text`` filter (the findings tables, which are raw HTML), so a title containing
+``<script>`` or Markdown link syntax renders as plain text. Charts are inline SVG from
+:mod:`queries.charts`.
 """
 
 from __future__ import annotations
 
-import ast
+import functools
 import html
-import inspect
-import itertools
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from kb import models
-from queries import api, catalog
-from queries.db import DB
+from queries import api
+from queries.charts import rate_bar
+from queries.db import DB, connect
+from queries.downloads import Download, write_downloads
+from queries.pages import (
+    SiteData,
+    condition_page,
+    gap_matrix,
+    graph_data,
+    missing,
+    records,
+    refresh_changes,
+    retraction,
+    script_json,
+    slug,
+    whats_new,
+)
+from queries.reference import api_reference, data_dictionary
+
+_HOME_ROWS = 8  # treatments per disease context on the home page
+# Findings listed on a condition page (most recent first); all of them are on the treatments' pages.
+_CONDITION_FINDINGS = 200
+
+__all__ = [
+    "api_reference",
+    "build_sources",
+    "code_block",
+    "condition_page",
+    "data_dictionary",
+    "escape_text",
+    "html_text",
+    "meta_title",
+    "render_pages",
+    "script_json",
+    "slug",
+    "write_pages",
+]
 
 # Python-Markdown's backslash-escapable characters (plus | for tables). < and > are
 # HTML-escaped first; any other character would show its backslash.
@@ -33,9 +68,15 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 
 def escape_text(value: object) -> str:
     """Escape untrusted text for Markdown: HTML first, then every Markdown metacharacter."""
-    if _missing(value):
+    if missing(value):
         return ""
-    escaped = html.escape(str(value), quote=False)
+    return _escape(str(value))
+
+
+@functools.lru_cache(maxsize=65536)
+def _escape(value: str) -> str:
+    # The same titles and names recur on many pages: escape each once.
+    escaped = html.escape(value, quote=False)
     escaped = re.sub(r"\s+", " ", escaped).strip()
     # Keep the entities html.escape produced intact; escape everything else Markdown might read.
     parts = re.split(r"(&(?:amp|lt|gt);)", escaped)
@@ -53,28 +94,18 @@ def meta_title(value: object) -> str:
     and ampersands are replaced by look-alike characters. The page's heading keeps the
     exact text.
     """
-    plain = "" if _missing(value) else re.sub(r"\s+", " ", str(value)).strip()
+    plain = "" if missing(value) else re.sub(r"\s+", " ", str(value)).strip()
     return json.dumps(plain.translate(_TITLE_LOOKALIKES), ensure_ascii=False)
 
 
-def slug(value: str) -> str:
-    """A file-name-safe slug for an id or CURIE (``pubmed:123`` → ``pubmed-123``)."""
-    return re.sub(r"[^a-z0-9.]+", "-", value.lower()).strip("-.") or "item"
-
-
-def condition_page(condition_id: str, context_id: str | None) -> str:
-    """Path of the page for a condition, alone or in a disease context."""
-    return f"conditions/{condition_id}.md" if not context_id else f"conditions/{condition_id}--{context_id}.md"
-
-
 def _count(value: object) -> str:
-    if _missing(value):
+    if missing(value):
         return "–"
     return str(int(value))  # type: ignore[call-overload]
 
 
 def _percent(value: object) -> str:
-    if _missing(value):
+    if missing(value):
         return "–"
     return f"{100 * float(value):.0f}%"  # type: ignore[arg-type]
 
@@ -83,21 +114,43 @@ def _design(value: object) -> str:
     return str(value).replace("_", " ") if value else "–"
 
 
+def _size(value: object) -> str:
+    """A file size in bytes as people read it (``812 B``, ``14.2 KB``, ``3.1 MB``)."""
+    size = float(value)  # type: ignore[arg-type]
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} MB"
+
+
+def _day(value: object) -> str:
+    """A UTC date (``2025-06-01``), or an en dash."""
+    if missing(value) or not isinstance(value, datetime):
+        return "–"
+    return value.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _minute(value: object) -> str:
+    """A UTC time to the minute (``2025-06-01 04:30 UTC``), or an en dash."""
+    if missing(value) or not isinstance(value, datetime):
+        return "–"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def html_text(value: object) -> str:
+    """Escape untrusted text for raw HTML (quotes too, so it is safe in attributes), on one line."""
+    if missing(value):
+        return ""
+    return html.escape(re.sub(r"\s+", " ", str(value)).strip(), quote=True)
+
+
 def code_block(value: object, language: str = "") -> str:
     """A fenced Markdown code block, its fence longer than any run of backticks in ``value``."""
     content = str(value)
     longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{content}\n{fence}"
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """DataFrame rows as dicts, with every missing value (NaN, NA) as None for the templates."""
-    return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _environment(templates: Path) -> Environment:
@@ -111,179 +164,135 @@ def _environment(templates: Path) -> Environment:
     )
     env.filters.update(
         text=escape_text,
+        html_text=html_text,
         meta_title=meta_title,
         slug=slug,
         count=_count,
         percent=_percent,
         design=_design,
         code_block=code_block,
+        size=_size,
+        day=_day,
+        minute=_minute,
     )
-    env.globals.update(condition_page=condition_page)
+    env.globals.update(condition_page=condition_page, rate_bar=rate_bar)
     return env
 
 
-def render_pages(templates: Path, *, db: DB = None) -> dict[str, str]:
+def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download] = ()) -> dict[str, str]:
     """Render every generated page of the site.
 
     Args:
         templates: the folder of Jinja2 templates (``site/templates``).
         db: where to read (see :mod:`queries.api`).
+        downloads: the files written by :func:`queries.downloads.write_downloads`, listed on
+            the downloads page (which says there are none when this is empty).
 
     Returns:
         Mapping of page path (relative to the docs root) to Markdown.
     """
     env = _environment(templates)
-    topic = catalog.topic(db=db)
-    pairs = catalog.condition_contexts(db=db)
-    interventions = catalog.interventions(db=db)
-    classes = catalog.intervention_classes(db=db)
-    articles = catalog.articles(db=db)
-    all_findings = api.findings(db=db)
-    sources = catalog.article_sources(db=db)
-    citations = catalog.citations(db=db)
-    names = dict(zip(interventions["id"], interventions["name"], strict=True))
+    engine = connect(db)
+    site = SiteData.read(engine)
+    macro = env.get_template("_macros.md.j2").module.finding_row  # type: ignore[attr-defined]
+    site.render_row = lambda finding: str(macro(finding, "../"))
     pages: dict[str, str] = {}
-
     sections = []
-    for pair in _records(pairs):
+    context_names = {p["context_id"]: p["context"] for p in site.pairs if p["context_id"]}
+    condition_names = {p["condition_id"]: p["condition"] for p in site.pairs}
+    for pair in site.pairs:
         context = pair["context_id"] or None
-        table = api.treatments_for(pair["condition_id"], context=context, include_classes=True, db=db)
+        table = api.treatments_for(pair["condition_id"], context=context, include_classes=True, db=engine)
         unspecified = None
         if context is None and pair["unspecified_findings"]:
-            unspecified = _records(
-                api.treatments_for(pair["condition_id"], context=api.UNSPECIFIED, include_classes=False, db=db)
+            unspecified = records(
+                api.treatments_for(pair["condition_id"], context=api.UNSPECIFIED, include_classes=False, db=engine)
             )
         page = condition_page(pair["condition_id"], context)
-        pair_findings = all_findings[all_findings["condition_id"] == pair["condition_id"]]
-        if context:
-            pair_findings = pair_findings[pair_findings["context_id"] == context]
+        positions = site.by_condition.get((pair["condition_id"], context), [])
         pages[page] = env.get_template("condition.md.j2").render(
             pair=pair,
-            treatments=_records(table),
+            treatments=records(table),
             unspecified=unspecified,
-            findings=_records(pair_findings),
+            findings=site.findings_of(sorted(positions)[:_CONDITION_FINDINGS]),
+            total=len(positions),
             depth="../",
         )
-        sections.append({"pair": pair, "page": page, "treatments": _records(table[table["level"] == "intervention"])})
+        sections.append({"pair": pair, "page": page, "treatments": records(table[table["level"] == "intervention"])})
 
     pages["index.md"] = env.get_template("home.md.j2").render(
-        topic=topic, counts=catalog.counts(db=db), sections=sections, depth=""
+        topic=site.topic, counts=site.counts, sections=sections, new=whats_new(site), rows=_HOME_ROWS, depth=""
     )
-    pages["conditions/index.md"] = env.get_template("conditions.md.j2").render(pairs=_records(pairs), depth="../")
+    pages["conditions/index.md"] = env.get_template("conditions.md.j2").render(pairs=site.pairs, depth="../")
 
-    for row in _records(interventions):
-        rows = api.findings(intervention=row["id"], db=db) if row["findings"] or row["in_combinations"] else None
+    def by_context(level: str, item_id: str) -> list[dict[str, Any]]:
+        rows = site.by_context.get((level, item_id), [])
+        return [
+            r
+            | {
+                "condition": condition_names.get(r["condition_id"], r["condition_id"]),
+                "context": context_names.get(r["context_id"]) if r["context_id"] else None,
+                "page": condition_page(r["condition_id"], r["context_id"]),
+            }
+            for r in rows
+        ]
+
+    for row in site.interventions:
+        # An intervention naming a class lists its own findings; the class page lists its members'.
         pages[f"interventions/{slug(row['id'])}.md"] = env.get_template("intervention.md.j2").render(
-            item=row, findings=_records(rows) if rows is not None else [], names=names, depth="../"
-        )
-    pages["interventions/index.md"] = env.get_template("interventions.md.j2").render(
-        interventions=_records(interventions), classes=_records(classes), depth="../"
-    )
-    for row in _records(classes):
-        rows = api.findings(intervention=row["id"], db=db) if row["members"] else all_findings.iloc[0:0]
-        pages[f"classes/{slug(row['id'])}.md"] = env.get_template("class.md.j2").render(
-            item=row, findings=_records(rows), names=names, depth="../"
-        )
-
-    for row in _records(articles):
-        pages[f"articles/{slug(row['id'])}.md"] = env.get_template("article.md.j2").render(
-            article=row,
-            findings=_records(all_findings[all_findings["article_id"] == row["id"]]),
-            sources=_records(sources[sources["article_id"] == row["id"]]),
-            references=_records(citations[citations["citing_id"] == row["id"]]),
-            cited_by=_records(citations[citations["cited_id"] == row["id"]]),
-            known=set(articles["id"]),
+            item=row,
+            findings=site.covered(row["id"], None),
+            contexts=by_context("intervention", row["id"]),
+            names=site.names,
             depth="../",
         )
-    pages["articles/index.md"] = env.get_template("articles.md.j2").render(articles=_records(articles), depth="../")
+    pages["interventions/index.md"] = env.get_template("interventions.md.j2").render(
+        interventions=site.interventions, classes=site.classes, depth="../"
+    )
+    for row in site.classes:
+        pages[f"classes/{slug(row['id'])}.md"] = env.get_template("class.md.j2").render(
+            item=row,
+            findings=site.covered(None, row["id"]) if row["members"] else [],
+            contexts=by_context("class", row["id"]),
+            names=site.names,
+            depth="../",
+        )
+
+    known = set(site.titles)
+    article_page = env.get_template("article.md.j2")
+    for row in site.articles:
+        pages[f"articles/{slug(row['id'])}.md"] = article_page.render(
+            article=row,
+            notice=retraction(row),
+            findings=site.findings_of(site.by_article.get(row["id"], [])),
+            sources=site.sources.get(row["id"], []),
+            references=[c for c in site.references.get(row["id"], []) if c["cited_id"] in known],
+            cited_by=[c for c in site.cited_by.get(row["id"], []) if c["citing_id"] in known],
+            titles=site.titles,
+            depth="../",
+        )
+    pages["articles/index.md"] = env.get_template("articles.md.j2").render(articles=site.articles, depth="../")
+    pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gap_matrix(engine), depth="")
+    pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_data(engine), depth="")
+    pages["downloads.md"] = env.get_template("downloads.md.j2").render(downloads=downloads, depth="")
+    pages["changelog.md"] = env.get_template("changelog.md.j2").render(runs=refresh_changes(site), depth="")
     pages["data-dictionary.md"] = env.get_template("data-dictionary.md.j2").render(tables=data_dictionary(), depth="")
     pages["api.md"] = env.get_template("api.md.j2").render(items=api_reference(), depth="")
     return pages
 
 
-def api_reference() -> list[dict[str, str]]:
-    """Every public name of :mod:`queries` (its ``__all__``) with its signature and documentation.
+def build_sources(templates: Path, out_dir: Path, *, db: DB = None) -> list[Path]:
+    """Write the site's generated sources under ``out_dir``: the downloads, then every page.
 
-    A function's documentation is its docstring; a constant's is the string literal that
-    follows its assignment in the source (the convention Sphinx reads).
+    This is what the MkDocs hook calls; ``out_dir`` is a folder MkDocs reads as part of the
+    docs (never ``site/`` itself).
+
+    Returns:
+        Every file written (pages and downloads), relative paths under ``out_dir``.
     """
-    import queries
-
-    constants = _attribute_docs()
-    items = []
-    for name in queries.__all__:
-        value = getattr(queries, name)
-        if callable(value):
-            items.append({"name": name, "signature": name + _signature(value), "doc": inspect.getdoc(value) or ""})
-        else:
-            items.append({"name": name, "signature": f"{name} = {value!r}", "doc": constants.get(name, "")})
-    return items
-
-
-class _AsWritten(str):
-    """An annotation shown as written in the source, without the quotes of its repr."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _signature(function: Callable[..., object]) -> str:
-    signature = inspect.signature(function)
-
-    def written(annotation: object) -> object:
-        return _AsWritten(annotation) if isinstance(annotation, str) else annotation
-
-    parameters = [p.replace(annotation=written(p.annotation)) for p in signature.parameters.values()]
-    return str(signature.replace(parameters=parameters, return_annotation=written(signature.return_annotation)))
-
-
-def _attribute_docs() -> dict[str, str]:
-    """Docstrings of the queries package's module-level constants, by name."""
-    docs: dict[str, str] = {}
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        body = ast.parse(path.read_text(encoding="utf-8")).body
-        for node, following in itertools.pairwise(body):
-            if not (isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
-                continue
-            doc = following.value.value
-            targets = node.targets if isinstance(node, ast.Assign) else []
-            if isinstance(node, ast.AnnAssign):
-                targets = [node.target]
-            if isinstance(doc, str):
-                docs |= {t.id: inspect.cleandoc(doc) for t in targets if isinstance(t, ast.Name)}
-    return docs
-
-
-def data_dictionary() -> list[dict[str, Any]]:
-    """Every table with its fields, types and descriptions, from the models."""
-    tables = []
-    for model in (
-        models.Topic,
-        models.Article,
-        models.ArticleSource,
-        models.Citation,
-        models.Finding,
-        models.Intervention,
-        models.InterventionClass,
-        models.InterventionComponent,
-        models.Condition,
-        models.DiseaseContext,
-        models.ConditionContext,
-    ):
-        table = model.__table__  # type: ignore[attr-defined,union-attr]
-        fields = []
-        for name, info in model.model_fields.items():
-            column = table.columns.get(name)
-            fields.append(
-                {
-                    "name": name,
-                    "type": str(column.type) if column is not None else "",
-                    "key": bool(column is not None and column.primary_key),
-                    "description": info.description or "",
-                }
-            )
-        tables.append({"name": table.name, "doc": (model.__doc__ or "").strip(), "fields": fields})
-    return tables
+    downloads = write_downloads(out_dir / "downloads", db=db)
+    pages = write_pages(render_pages(templates, db=db, downloads=downloads), out_dir)
+    return [*pages, *(out_dir / "downloads" / d.name for d in downloads)]
 
 
 def write_pages(pages: Mapping[str, str], out_dir: Path) -> list[Path]:

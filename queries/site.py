@@ -68,7 +68,8 @@ def build_site(site_dir: Path, *, db: str | None = None, config: Path | None = N
             mkdocs_config = load_config(config_file=str(config_file), site_dir=str(site_dir))
             build(mkdocs_config)
         except MkDocsException as exc:
-            raise KBError(f"the site build failed: {exc}") from exc
+            # MkDocs logs a hook's error and raises a generic Abort: show the error itself.
+            raise KBError(f"the site build failed: {exc.__cause__ or exc.__context__ or exc}") from exc
     return site_dir / "index.html"
 
 

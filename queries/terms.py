@@ -7,6 +7,7 @@ diltiazem. An unknown term raises :class:`~kb.errors.VocabularyError` listing th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -87,6 +88,26 @@ def resolve_intervention(engine: Engine, term: str) -> InterventionTerm:
         except VocabularyError:
             raise VocabularyError(f"unknown intervention or class {term!r}") from None
         found = None
+    via = intervention_via(interventions, [(c.combination_id, c.component_id) for c in components], found, class_id)
+    if class_id is not None:
+        return InterventionTerm("class", class_id, via)
+    return InterventionTerm("intervention", str(found), via)
+
+
+def intervention_via(
+    interventions: Mapping[str, tuple[str, str | None]],
+    components: Iterable[tuple[str, str]],
+    found: str | None,
+    class_id: str | None,
+) -> dict[str, str]:
+    """Which interventions a term covers and why (``self``, ``class member``, ``combination``).
+
+    Args:
+        interventions: every intervention id with its (kind, class id).
+        components: (combination id, component id) pairs.
+        found: the intervention the term names, if it names one.
+        class_id: the class the term names (or the class an intervention of kind ``class`` names).
+    """
     via: dict[str, str] = {}
     if class_id is not None:
         via |= {i: "class member" for i, (_, c) in sorted(interventions.items()) if c == class_id}
@@ -95,9 +116,7 @@ def resolve_intervention(engine: Engine, term: str) -> InterventionTerm:
     for combination, component in sorted(components):
         if component in via:
             via.setdefault(combination, "combination")
-    if class_id is not None:
-        return InterventionTerm("class", class_id, via)
-    return InterventionTerm("intervention", str(found), via)
+    return via
 
 
 def resolve_scope(

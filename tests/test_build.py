@@ -39,6 +39,15 @@ def html(site: Path, page: str) -> str:
     return (site / page).read_text(encoding="utf-8")
 
 
+def built_files(site: Path) -> dict[str, bytes]:
+    """Every file of a built site by path, but the sitemap (which carries the build date)."""
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in site.rglob("*")
+        if p.is_file() and not p.name.startswith("sitemap.xml")
+    }
+
+
 def visible_text(markup: str) -> str:
     """The page's text with tags removed and whitespace folded, as a reader sees it."""
     body = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", markup)
@@ -50,12 +59,15 @@ def test_build_mini_topic_twice_on_each_database(db_url: str, tmp_path: Path) ->
     first = kb("build", "--topic", str(MINI_TOPIC), "--db", db_url, "--site-dir", str(site), cwd=tmp_path)
     assert "Site built" in first.stdout
     before = dump(db_url)
-    pages = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.html")}
+    pages = built_files(site)
+    assert {"downloads/findings.csv", "downloads/kb.graphml", "downloads/articles.ris"} <= set(pages)
+    assert ("downloads/kb.sqlite" in pages) == db_url.startswith("sqlite")
 
     kb("build", "--topic", str(MINI_TOPIC), "--db", db_url, "--site-dir", str(site), cwd=tmp_path)
     assert dump(db_url) == before, "a second build changed the database"
-    again = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.html")}
-    assert again == pages, "a second build of the same KB changed the pages"
+    again = built_files(site)
+    changed = sorted(name for name in pages.keys() | again.keys() if pages.get(name) != again.get(name))
+    assert changed == [], "a second build of the same KB changed these files"
 
     diltiazem = visible_text(html(site, "interventions/diltiazem.html"))
     assert "Twelve treated, three improved a little on radiographs." in diltiazem
@@ -115,7 +127,17 @@ def test_bundled_topic_site_has_every_page_and_works_offline(tmp_path: Path) -> 
 
     index = (site / "search" / "search_index.json").read_text()
     assert "diltiazem" in index and "calciphylaxis" in index
-    assert (site / "assets" / "vendor" / "iframe-worker" / "shim.js").is_file()
+    for vendored in ("iframe-worker/shim.js", "tablesort/tablesort.min.js", "cytoscape/cytoscape.min.js"):
+        assert (site / "assets" / "vendor" / vendored).is_file(), vendored
+    for page in ("gaps.html", "graph.html", "downloads.html", "changelog.html"):
+        assert (site / page).is_file(), page
+    changelog = visible_text(html(site, "changelog.html"))
+    assert "No refresh runs yet: this KB was built from the bundled topic" in changelog
+    assert "Most recently added" in home
+    downloads = visible_text(html(site, "downloads.html"))
+    for name in ("findings.csv", "kb.json", "kb.graphml", "articles.ris", "articles.bib", "kb.sqlite"):
+        size = (site / "downloads" / name).stat().st_size
+        assert size > 0 and name in downloads, name
     for page in site.rglob("*.html"):
         markup = page.read_text(encoding="utf-8")
         external = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="(https?:)?//[^"]*"', markup)

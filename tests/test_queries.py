@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -240,3 +241,41 @@ def test_every_public_query_is_documented_on_the_api_page(mini_kb: str) -> None:
     page = render_pages(REPO / "site" / "templates", db=mini_kb)["api.md"]
     missing = [name for name in queries.__all__ if f"## `{name}`" not in page]
     assert missing == []
+
+
+def test_refresh_runs_is_empty_before_any_refresh(hand_kb: str) -> None:
+    from queries.catalog import REFRESH_RUN_COLUMNS
+
+    runs = queries.refresh_runs(db=hand_kb)
+    assert runs.empty
+    assert tuple(runs.columns) == REFRESH_RUN_COLUMNS
+
+
+def test_refresh_runs_reads_the_refresh_run_table_newest_first(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "runs.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE refresh_run (id INTEGER PRIMARY KEY, topic_id TEXT, started_at DATETIME, "
+            "finished_at DATETIME, status TEXT, windows TEXT, requests INTEGER, articles_new INTEGER, "
+            "articles_updated INTEGER, articles_deleted INTEGER, articles_retracted INTEGER, "
+            "findings_added INTEGER, findings_changed INTEGER, findings_removed INTEGER, message TEXT)"
+        )
+        window = (
+            '[{"query": "calcinosis", "mindate": "2025/05/01", "maxdate": "2025/06/01", "status": "done", "found": 3}]'
+        )
+        connection.executemany(
+            "INSERT INTO refresh_run VALUES (?, 'calcinosis', ?, ?, ?, ?, 4, ?, 0, 0, 0, ?, 0, 0, NULL)",
+            [
+                (1, "2025-05-01 04:00:00.000000", "2025-05-01 04:02:00.000000", "success", window, 3, 5),
+                (2, "2025-06-01 04:00:00.000000", None, "failed", "[]", 0, 0),
+            ],
+        )
+    runs = queries.refresh_runs(db=f"sqlite:///{path}")
+    assert list(runs["id"]) == [2, 1]
+    assert list(runs["status"]) == ["failed", "success"]
+    assert runs["started_at"].iloc[1] == datetime(2025, 5, 1, 4, tzinfo=UTC)
+    assert runs["windows"].iloc[1][0]["found"] == 3
+    assert runs["windows"].iloc[0] == []
+    assert runs["articles_new"].iloc[1] == 3 and runs["findings_added"].iloc[1] == 5

@@ -1,9 +1,10 @@
 """MkDocs hook: render the knowledge base into pages and add them to the build.
 
-Thin on purpose: the pages come from :func:`queries.render.render_pages`; this hook only
-writes them into a generated folder beside the built site (``<site_dir>/../generated``,
-never into ``site/``), hands them to MkDocs, and copies the vendored JavaScript that keeps
-the site working offline. The KB is read from ``KB_DATABASE_URL`` (default ``kb.sqlite``).
+Thin on purpose: :func:`queries.render.build_sources` writes the pages and the downloads
+into a generated folder beside the built site (``<site_dir>/../generated``, never into
+``site/``); this hook hands them to MkDocs and copies the vendored JavaScript (installed
+from npm by ``make vendor``) that keeps the site working offline. The KB is read from
+``KB_DATABASE_URL`` (default ``kb.sqlite``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
-from queries.render import render_pages, write_pages
+from queries.render import build_sources
 
 SITE_SOURCES = Path(__file__).resolve().parent.parent
 TEMPLATES = SITE_SOURCES / "templates"
@@ -24,6 +25,11 @@ NODE_MODULES = SITE_SOURCES / "node_modules"
 # Vendored browser code (installed by `npm ci --prefix site`, never committed): source → built path.
 VENDORED = {
     "iframe-worker/shim/index.js": "assets/vendor/iframe-worker/shim.js",
+    "tablesort/dist/tablesort.min.js": "assets/vendor/tablesort/tablesort.min.js",
+    "tablesort/dist/sorts/tablesort.number.min.js": "assets/vendor/tablesort/tablesort.number.min.js",
+    "tablesort/LICENCE": "assets/vendor/tablesort/LICENCE",
+    "cytoscape/dist/cytoscape.min.js": "assets/vendor/cytoscape/cytoscape.min.js",
+    "cytoscape/LICENSE": "assets/vendor/cytoscape/LICENSE",
 }
 
 
@@ -33,8 +39,7 @@ def _generated_dir(config: MkDocsConfig) -> Path:
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     out_dir = _generated_dir(config)
-    paths = write_pages(render_pages(TEMPLATES), out_dir)
-    for path in paths:
+    for path in build_sources(TEMPLATES, out_dir):
         relative = path.relative_to(out_dir).as_posix()
         existing = files.get_file_from_path(relative)
         if existing is not None:

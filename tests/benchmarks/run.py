@@ -70,23 +70,10 @@ def bench_store_build() -> list[Result]:
 
 
 def bench_site_build() -> list[Result]:
-    """The full site build, against rendering the pages alone (the share left is MkDocs')."""
-    from ingest.pipeline import build_topic
-    from kb.store import Store
-    from kb.topic import load_topic
-    from queries.render import render_pages
-    from queries.site import build_site
+    """Site build times (bundled topic, 5,000 articles) and the render and MkDocs shares (see site_bench.py)."""
+    import site_bench
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{tmp}/kb.sqlite"
-        store = Store.open(db)
-        build_topic(store, load_topic("calcinosis"))
-        store.close()
-        render = median_time(lambda: render_pages(REPO / "site" / "templates", db=db), repeat=3)
-        full = median_time(lambda: build_site(Path(tmp) / "site", db=db), repeat=3)
-    return [
-        Result("site", "full site build (render + MkDocs)", full, "rendering pages from the KB", render),
-    ]
+    return site_bench.bench_site()  # type: ignore[no-any-return]
 
 
 def bench_parse() -> list[Result]:
