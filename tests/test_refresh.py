@@ -577,3 +577,22 @@ def test_sigterm_records_the_run_as_failed_and_releases_the_lock(tmp_path: Path,
     assert sql(url, "SELECT COUNT(*) FROM refresh_lock") == [(0,)], errors
     [(status, message)] = sql(url, "SELECT status, message FROM refresh_run")
     assert status == "failed" and "terminated by signal 15" in message
+
+
+def test_the_site_changelog_shows_each_run_and_what_it_added(db_url: str, pack: TopicPack) -> None:
+    from queries.render import render_pages
+
+    fake = FakeEutils()
+    found = populate(fake, qa=6, qb=3, refs=3, citers=0)
+    with fake:
+        first = run(fake, db_url, pack)
+        fake.add_record("40000999", edat=RECENT, title="A late paper on calcinosis and diltiazem")
+        fake.set_search("qa[tiab]", [*found["qa"], "40000999"])
+        second = run(fake, db_url, pack)
+    assert (first.status, second.status) == ("success", "success")
+    assert second.articles.added == 1
+    page = render_pages(Path(__file__).resolve().parents[1] / "site" / "templates", db=db_url)["changelog.md"]
+    table = [line for line in page.splitlines() if line.startswith("| ") and "success" in line]
+    assert len(table) == 2, page
+    assert table[0].split("|")[4].strip() == "1"  # newest first: the second run added one article
+    assert "A late paper on calcinosis and diltiazem](articles/pubmed-40000999.md)" in page
