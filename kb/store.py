@@ -341,7 +341,10 @@ class Store:
         """
         try:
             with self.engine.begin() as connection:
-                state = connection.execute(select(col(KBState.revision), col(KBState.summary_revision))).first()
+                # FOR UPDATE (PostgreSQL; SQLite's writer lock does the same) queues concurrent refreshes.
+                state = connection.execute(
+                    select(col(KBState.revision), col(KBState.summary_revision)).with_for_update()
+                ).first()
                 revision = int(state.revision) if state is not None else 0
                 if not force and state is not None and state.summary_revision == revision:
                     return False
