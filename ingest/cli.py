@@ -157,6 +157,7 @@ def fetch(
             cited_by_depth=cited_by_depth,
         )
         extracted = extract_findings(store, load_topic(topic))
+        store.refresh_summary()
         store.close()
     except (KBError, IngestError, FetchError) as exc:
         raise _fail(exc) from exc

@@ -41,7 +41,8 @@ def build_topic(store: Store, pack: TopicPack) -> BuildReport:
 
     Curated bibliographic data only fills fields PubMed has not already filled; curated
     findings are synchronised with the pack (a finding removed from the pack is removed
-    from the KB). Extracted findings are left alone.
+    from the KB). Then the extractor runs (:func:`extract_findings`) and, last, the evidence
+    summary is brought up to date (:meth:`kb.store.Store.refresh_summary`; a no-op if nothing changed).
 
     Raises:
         IngestError: the pack's curated records are invalid.
@@ -49,6 +50,7 @@ def build_topic(store: Store, pack: TopicPack) -> BuildReport:
     """
     report = sync_pack(store, pack)
     report.changes["extracted"] = extract_findings(store, pack)
+    store.refresh_summary()
     return report
 
 
@@ -93,8 +95,8 @@ def extract_findings(
     Each article's findings from this extractor version are replaced by the new ones, so
     re-running converges; curated findings and other versions' findings are untouched. A
     combination the vocabulary lacks ("a + b" given together) is added as a combination
-    intervention before its findings are stored. Last, the precomputed evidence summary is
-    brought up to date (:meth:`kb.store.Store.refresh_summary`; a no-op if nothing changed).
+    intervention before its findings are stored. The evidence summary is left to the caller
+    (:meth:`kb.store.Store.refresh_summary`, once its whole job is done).
 
     Raises:
         IngestError: no extractor has that name.
@@ -122,7 +124,6 @@ def extract_findings(
         )
         changes += store.save_vocabulary(extended)
     changes += store.replace_extracted_findings_of(per_article, extractor.name, extractor.version)
-    store.refresh_summary()
     return changes
 
 
