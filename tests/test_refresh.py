@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import text
 
 import queries
+from conftest import REPO
 from fake_eutils import FakeEutils, Fault
 from ingest.entrez import EntrezClient, EntrezConfig
 from ingest.refresh import (
@@ -220,6 +222,25 @@ def kb_refresh(fake: FakeEutils, url: str, pack: TopicPack, cwd: Path) -> subpro
 # -- tests ---------------------------------------------------------------------------------
 
 
+def start_refresh(
+    fake: FakeEutils, url: str, pack: TopicPack, cwd: Path, *, until: Callable[[str], bool], what: str
+) -> subprocess.Popen[str]:
+    """Start ``kb refresh`` in the background and return once ``until(url)`` holds (within 30 s)."""
+    proc = subprocess.Popen(
+        refresh_command(url, pack, cwd / "cache"),
+        cwd=cwd,
+        env=kb_env(fake),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not until(url):
+        assert time.monotonic() < deadline and proc.poll() is None, f"never saw that {what}"
+        time.sleep(0.05)
+    return proc
+
+
 def test_killed_at_random_points_then_rerun_equals_a_clean_run(
     db_url: str, pack: TopicPack, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -266,18 +287,7 @@ def test_two_refreshes_at_once_one_runs_the_other_refuses(db_url: str, pack: Top
     fake = FakeEutils(latency=0.3)
     populate(fake, qa=20, qb=10, refs=10, citers=5)
     with fake:
-        first = subprocess.Popen(
-            refresh_command(db_url, pack, tmp_path / "cache"),
-            cwd=tmp_path,
-            env=kb_env(fake),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not _lock_taken(db_url):
-            assert time.monotonic() < deadline and first.poll() is None, "the first run never took the lock"
-            time.sleep(0.05)
+        first = start_refresh(fake, db_url, pack, tmp_path, until=_lock_taken, what="the first run took the lock")
         second = kb_refresh(fake, db_url, pack, tmp_path)
         out, errors = first.communicate(timeout=120)
     assert second.returncode == EXIT_REFUSED, second.stdout + second.stderr
@@ -559,18 +569,7 @@ def test_sigterm_records_the_run_as_failed_and_releases_the_lock(tmp_path: Path,
     fake = FakeEutils(latency=0.3)
     populate(fake, qa=20, qb=10, refs=10, citers=5)
     with fake:
-        proc = subprocess.Popen(
-            refresh_command(url, pack, tmp_path / "cache"),
-            cwd=tmp_path,
-            env=kb_env(fake),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not _run_recorded(url):
-            assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
-            time.sleep(0.05)
+        proc = start_refresh(fake, url, pack, tmp_path, until=_run_recorded, what="the run started")
         proc.send_signal(signal.SIGTERM)
         _, errors = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "terminated by signal" in errors, errors
@@ -591,7 +590,7 @@ def test_the_site_changelog_shows_each_run_and_what_it_added(db_url: str, pack: 
         second = run(fake, db_url, pack)
     assert (first.status, second.status) == ("success", "success")
     assert second.articles.added == 1
-    page = render_pages(Path(__file__).resolve().parents[1] / "site" / "templates", db=db_url)["changelog.md"]
+    page = render_pages(REPO / "site" / "templates", db=db_url)["changelog.md"]
     table = [line for line in page.splitlines() if line.startswith("| ") and "success" in line]
     assert len(table) == 2, page
     assert table[0].split("|")[4].strip() == "1"  # newest first: the second run added one article
