@@ -6,7 +6,7 @@ build can be re-run at any time and converges on the same KB.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +15,14 @@ from sqlmodel import col
 
 from ingest.curated import load_curated
 from ingest.extraction.corpus import Labeller
-from ingest.extraction.lexicon import Lexicon
+from ingest.extraction.lexicon import Lexicon, topic_lexicon
+from ingest.extraction.resources import ROUTE_SEPARATOR
 from ingest.extraction.text import ArticleText
 from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, get
 from kb.models import Article, ArticleSource, FindingRecord
 from kb.store import Changes, Store
 from kb.topic import TopicPack
-from kb.vocabulary import InterventionSpec
+from kb.vocabulary import InterventionSpec, Vocabulary
 
 
 @dataclass(slots=True)
@@ -93,7 +94,8 @@ def extract_findings(
     it fetched); articles outside the topic are skipped either way.
 
     Each article's findings from this extractor version are replaced by the new ones, so
-    re-running converges; curated findings and other versions' findings are untouched. A
+    re-running converges; findings of an earlier version of the same extractor are replaced
+    too, and curated findings are never touched. A
     combination the vocabulary lacks ("a + b" given together) is added as a combination
     intervention before its findings are stored. The evidence summary is left to the caller
     (:meth:`kb.store.Store.refresh_summary`, once its whole job is done).
@@ -103,28 +105,47 @@ def extract_findings(
         StoreError: the database rejects a write.
     """
     extractor = get(extractor_name)
-    lexicon = Lexicon(pack.vocabulary)
-    labeller = Labeller(pack)
+    lexicon = topic_lexicon(pack)
+    labeller = Labeller(pack, lexicon)
     rows = _articles_to_extract(store, pack.id, article_ids)
     per_article: dict[str, list[FindingRecord]] = {}
     new_combinations: dict[str, InterventionSpec] = {}
+    used: set[str] = set()
     for article_id, title, abstract, publication_types, mesh in rows:
         article = ArticleText(
             article_id, title or "", abstract or "", tuple(publication_types or ()), tuple(mesh or ())
         )
         records = []
         for extraction in extractor(article, lexicon):
+            used.update(extraction.interventions)
             intervention = _intervention_id(extraction, labeller, new_combinations)
             records.append(_record(article, extraction, intervention, pack, extractor.name, extractor.version))
         per_article[article_id] = records
     changes = Changes()
-    if new_combinations:
-        extended = pack.vocabulary.model_copy(
-            update={"interventions": (*pack.vocabulary.interventions, *new_combinations.values())}
-        )
-        changes += store.save_vocabulary(extended)
+    needed = _vocabulary_for(lexicon, pack, used, new_combinations.values())
+    if needed is not None:
+        changes += store.save_vocabulary(needed)
     changes += store.replace_extracted_findings_of(per_article, extractor.name, extractor.version)
     return changes
+
+
+def _vocabulary_for(
+    lexicon: Lexicon, pack: TopicPack, used: set[str], combinations: Iterable[InterventionSpec]
+) -> Vocabulary | None:
+    """The entries findings need that the pack does not hold: general interventions (drugs
+    from the dictionary, procedures, route variants, unmapped names), their classes, and new
+    combinations. None when the pack holds them all."""
+    have = {i.id for i in pack.vocabulary.interventions}
+    interventions = {i: lexicon.intervention(i) for i in sorted(used - have)}
+    interventions.update((c.id, c) for c in combinations if c.id not in have)
+    if not interventions:
+        return None
+    known_classes = {c.id for c in pack.vocabulary.classes}
+    classes = {c.id: c for c in lexicon.vocabulary.classes}
+    wanted = sorted({i.class_id for i in interventions.values() if i.class_id and i.class_id not in known_classes})
+    return Vocabulary.model_construct(
+        classes=tuple(classes[c] for c in wanted), interventions=tuple(interventions.values())
+    )
 
 
 def _articles_to_extract(store: Store, topic_id: str, article_ids: Collection[str] | None) -> list[Any]:
@@ -179,6 +200,7 @@ def _record(
         intervention_id=intervention,
         condition_id=extraction.condition_id,
         context_id=extraction.context_id,
+        route=_route(intervention),
         n_treated=extraction.n_treated,
         n_responded=extraction.n_responded,
         response=extraction.response,
@@ -193,3 +215,8 @@ def _record(
         extractor_version=version,
         topic_id=pack.id,
     )
+
+
+def _route(intervention_id: str) -> str | None:
+    """The route of a route variant ("infliximab--intralesional"), else None."""
+    return intervention_id.split(ROUTE_SEPARATOR, 1)[1] if ROUTE_SEPARATOR in intervention_id else None

@@ -4,7 +4,7 @@ Every ``save_*`` method is an upsert keyed on the row's natural key and reports 
 changed as :class:`Changes`; saving the same data twice changes nothing (not even a
 timestamp). Findings are keyed on their content hash. Curated findings are synchronised with
 their topic pack and are never touched by the extraction path, which replaces one
-extractor version's findings for one article at a time.
+extractor's findings (of any earlier version) for one article at a time.
 """
 
 from __future__ import annotations
@@ -383,9 +383,11 @@ class Store:
     def replace_extracted_findings(
         self, article_id: str, extractor: str, version: str, records: Sequence[FindingRecord]
     ) -> Changes:
-        """Make one extractor version's findings for one article exactly ``records``.
+        """Make one extractor's findings for one article exactly ``records`` (made by ``version``).
 
-        Curated findings and other extractors' findings are never touched.
+        Findings an earlier version of the same extractor made are replaced too, so an upgrade
+        of the extractor leaves no stale findings; curated findings and other extractors'
+        findings are never touched.
 
         Raises:
             StoreError: a record does not match the article, extractor and version given.
@@ -418,7 +420,6 @@ class Store:
                         col(Finding.article_id).in_(batch),
                         col(Finding.origin) == "extracted",
                         col(Finding.extractor) == extractor,
-                        col(Finding.extractor_version) == version,
                     )
                 ).scalars()
                 for row in rows:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kb.errors import KBError, VocabularyError
 
-InterventionKind = Literal["drug", "procedure", "combination", "class"]
+InterventionKind = Literal["drug", "procedure", "combination", "class", "unmapped"]
 
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -63,7 +63,10 @@ class InterventionClassSpec(_Spec):
 class InterventionSpec(_Spec):
     """A drug, a procedure, a combination of either, or a class named as such."""
 
-    kind: InterventionKind = Field(description="drug, procedure, combination, or class (a class named as a treatment).")
+    kind: InterventionKind = Field(
+        description="drug, procedure, combination, class (a class named as a treatment), or unmapped "
+        "(a treatment as written that no resource could normalise)."
+    )
     class_id: str | None = Field(default=None, alias="class", description="Id of the intervention's class.")
     components: tuple[str, ...] = Field(default=(), description="Component intervention ids of a combination.")
     atc: str | None = Field(default=None, description="ATC code, where one exists.")

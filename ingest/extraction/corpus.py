@@ -15,12 +15,15 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import IngestError
 from ingest.extraction.text import ArticleText
 from ingest.extractors import Extraction
 from kb.topic import TopicPack
+
+if TYPE_CHECKING:
+    from ingest.extraction.lexicon import Lexicon
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +96,18 @@ def _gold(data: dict[str, Any], where: str) -> tuple[dict[str, Any], ...] | None
 
 
 class Labeller:
-    """Turns extractions into corpus-format rows using a topic's names and labels."""
+    """Turns extractions into corpus-format rows using a topic's names and labels.
 
-    def __init__(self, pack: TopicPack) -> None:
-        vocabulary = pack.vocabulary
-        self._names = {i.id: i.name.lower() for i in vocabulary.interventions}
-        classes = {c.id: c.name for c in vocabulary.classes}
-        self._classes = {i.id: classes.get(i.class_id or "", "") for i in vocabulary.interventions}
+    Names come from ``lexicon`` when given (the topic's vocabulary merged with the general
+    interventions, route variants and unmapped names), else from the pack's vocabulary.
+    """
+
+    def __init__(self, pack: TopicPack, lexicon: Lexicon | None = None) -> None:
+        from ingest.extraction.lexicon import Lexicon
+
+        self._lexicon = lexicon or Lexicon(pack.vocabulary)
+        vocabulary = self._lexicon.vocabulary
+        self._class_names = {c.id: c.name for c in vocabulary.classes}
         self._combinations = {
             tuple(sorted(i.components)): i.id for i in vocabulary.interventions if i.kind == "combination"
         }
@@ -107,15 +115,24 @@ class Labeller:
         self._contexts = {c.id: c.name for c in vocabulary.contexts}
         self._labels = pack.spec.condition_labels
 
+    def name(self, intervention: str) -> str:
+        """The lower-case name of one intervention id."""
+        return self._lexicon.intervention(intervention).name.lower()
+
     def drug_norm(self, interventions: tuple[str, ...]) -> str:
         """``diltiazem``; ``diltiazem + pamidronate`` (alphabetical) for a combination."""
         if len(interventions) == 1:
-            return self._names[interventions[0]]
-        return " + ".join(sorted(self._names[i] for i in interventions))
+            return self.name(interventions[0])
+        return " + ".join(sorted(self.name(i) for i in interventions))
+
+    def unmapped(self, interventions: tuple[str, ...]) -> bool:
+        """Whether any of the interventions is one no resource could normalise."""
+        return any(self._lexicon.intervention(i).kind == "unmapped" for i in interventions)
 
     def drug_class(self, interventions: tuple[str, ...]) -> str:
         """The class name; the component classes joined with `` + `` for a combination."""
-        return " + ".join(dict.fromkeys(c for i in interventions if (c := self._classes.get(i))))
+        classes = (self._class_names.get(self._lexicon.intervention(i).class_id or "") for i in interventions)
+        return " + ".join(dict.fromkeys(c for c in classes if c))
 
     def combination_id(self, interventions: tuple[str, ...]) -> str | None:
         """The vocabulary's combination of exactly these components, if it has one."""
@@ -136,6 +153,7 @@ class Labeller:
             "drug": extraction.intervention_text or None,
             "drug_norm": self.drug_norm(extraction.interventions),
             "drug_class": self.drug_class(extraction.interventions) or None,
+            "unmapped": self.unmapped(extraction.interventions),
             "condition_norm": self.condition_norm(extraction.condition_id, extraction.context_id),
             "n_treated": extraction.n_treated,
             "n_responded": extraction.n_responded,
@@ -149,19 +167,22 @@ class Labeller:
 
 
 def extract_rows(
-    items: Iterable[CorpusArticle], pack: TopicPack, extractor_name: str
+    items: Iterable[CorpusArticle], pack: TopicPack, extractor_name: str, *, lexicon: Lexicon | None = None
 ) -> Iterator[tuple[CorpusArticle, dict[str, Any]]]:
     """Run an extractor over articles (from :func:`read_jsonl`); yield (article, output row).
+
+    ``lexicon`` defaults to the pack's vocabulary with the general interventions
+    (:func:`ingest.extraction.lexicon.topic_lexicon`).
 
     Raises:
         IngestError: the input is unreadable or malformed, or no extractor has that name.
     """
-    from ingest.extraction.lexicon import Lexicon
+    from ingest.extraction.lexicon import topic_lexicon
     from ingest.extractors import get
 
     extractor = get(extractor_name)
-    lexicon = Lexicon(pack.vocabulary)
-    labeller = Labeller(pack)
+    lexicon = lexicon or topic_lexicon(pack)
+    labeller = Labeller(pack, lexicon)
     for item in items:
         for extraction in extractor(item.article, lexicon):
             yield item, labeller.row(item.article, extraction)

@@ -18,14 +18,26 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final, Literal
 
-from kb.vocabulary import ConditionSpec, ContextSpec, Vocabulary
+from ingest.extraction.resources import ROUTE_SEPARATOR, UNMAPPED_PREFIX, GeneralKnowledge, general_knowledge, slug
+from kb.vocabulary import ConditionSpec, ContextSpec, InterventionSpec, Vocabulary
 
-Kind = Literal["intervention", "condition", "context"]
+if TYPE_CHECKING:
+    from kb.topic import TopicPack
+
+#: ``other`` marks words that look like a treatment but name a marker or a material here
+#: (autoantibodies, calcium phosphate): matched so that nothing shorter inside them matches.
+Kind = Literal["intervention", "condition", "context", "other"]
 KINDS: tuple[Kind, ...] = ("intervention", "condition", "context")
+NOT_TREATMENT = "not-treatment"
 
 _TOKEN = re.compile(r"[^\W_]+")
+#: Words allowed between a route and its drug: "IV pulse cyclophosphamide", "oral low-dose".
+_ROUTE_FILLERS = frozenset(
+    {"pulse", "pulsed", "monthly", "weekly", "daily", "low", "high", "dose", "of", "the", "with"}
+)
 _DEFINITION = re.compile(r"\(\s*(?P<short>[^\W_][\w/-]{0,9}?)s?\s*[);,]")
 
 
@@ -39,6 +51,7 @@ class Mention:
     end: int
     text: str
     abbreviation: bool = False
+    route: str | None = None  # a route written with the mention ("intralesional"), when general knowledge knows it
 
 
 # A token is a plain tuple (start, end, text, lower): building a tuple is several times
@@ -59,15 +72,48 @@ def _key(term: str, lower: bool = True) -> tuple[str, ...]:
     return tuple(t.lower() if lower else t for t in _TOKEN.findall(term))
 
 
-class Lexicon:
-    """A vocabulary compiled for fast matching in running text."""
+def merge_vocabularies(topic: Vocabulary, general: GeneralKnowledge | None) -> Vocabulary:
+    """The topic's vocabulary with the general interventions and classes it does not override."""
+    if general is None:
+        return topic
+    class_ids = {c.id for c in topic.classes}
+    intervention_ids = {i.id for i in topic.interventions}
+    return topic.model_copy(
+        update={
+            "classes": (*topic.classes, *(c for c in general.vocabulary.classes if c.id not in class_ids)),
+            "interventions": (
+                *topic.interventions,
+                *(i for i in general.vocabulary.interventions if i.id not in intervention_ids),
+            ),
+        }
+    )
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
+
+class Lexicon:
+    """A vocabulary compiled for fast matching in running text.
+
+    ``vocabulary`` is the topic's; ``general`` (optional) the interventions shared by every
+    topic (:func:`ingest.extraction.resources.general_knowledge`). A topic entry overrides a
+    general one with the same id, and a name the topic gives one entry is never read as a
+    general entry's name. With ``general``, :meth:`find` also notes the route written with a
+    mention ("intralesional triamcinolone") and keeps words shaped like a drug name that no
+    resource knows as *unmapped* interventions. An intervention the topic names keeps its name
+    whatever the route, unless the topic also names the route's variant.
+    """
+
+    def __init__(self, vocabulary: Vocabulary, general: GeneralKnowledge | None = None) -> None:
+        self.topic_vocabulary = vocabulary
+        self.general = general
+        vocabulary = merge_vocabularies(vocabulary, general)
         self.vocabulary = vocabulary
+        self._specs: dict[str, InterventionSpec] = {i.id: i for i in vocabulary.interventions}
         self._names: dict[tuple[str, ...], list[tuple[Kind, str]]] = {}
         self._abbreviations: dict[tuple[str, ...], list[tuple[Kind, str]]] = {}
         self._ambiguous: set[tuple[str, ...]] = set()
-        class_level = {i.class_id: i.id for i in vocabulary.interventions if i.kind == "class"}
+        class_level: dict[str | None, str] = {}
+        for i in vocabulary.interventions:  # the topic's first: it may name a class differently
+            if i.kind == "class":
+                class_level.setdefault(i.class_id, i.id)
         #: intervention id → its class id; class id → the intervention that names the class.
         self.class_of: dict[str, str] = {i.id: i.class_id for i in vocabulary.interventions if i.class_id}
         self.class_level: dict[str, str] = {k: v for k, v in class_level.items() if k}
@@ -85,11 +131,14 @@ class Lexicon:
         self.broad_condition: str | None = (
             max(vocabulary.conditions, key=lambda c: len(c.contexts)).id if vocabulary.conditions else None
         )
-        for spec in vocabulary.interventions:
+        topic_ids = {i.id for i in self.topic_vocabulary.interventions}
+        self._topic_ids = frozenset(topic_ids)
+        topic_classes = {c.id for c in self.topic_vocabulary.classes}
+        for spec in self.topic_vocabulary.interventions:
             self._add("intervention", spec.id, (spec.name, *spec.synonyms, *spec.brands), spec.abbreviations)
             self._ambiguous.update(_key(a, lower=False) for a in spec.ambiguous_abbreviations)
             self._add("intervention", spec.id, (), spec.ambiguous_abbreviations)
-        for cls in vocabulary.classes:  # a class named in text stands for its class-level entry
+        for cls in self.topic_vocabulary.classes:  # a class named in text stands for its class-level entry
             if cls.id in class_level:
                 self._add("intervention", class_level[cls.id], (cls.name, *cls.synonyms), cls.abbreviations)
         named: list[tuple[Kind, ConditionSpec | ContextSpec]] = [
@@ -100,6 +149,18 @@ class Lexicon:
             terms = (entry.name, *entry.synonyms)
             self._add(kind, entry.id, terms, (*entry.abbreviations, *entry.ambiguous_abbreviations))
             self._ambiguous.update(_key(a, lower=False) for a in entry.ambiguous_abbreviations)
+        if general is not None:  # after the topic's names, and never over them
+            self._add("other", NOT_TREATMENT, general.not_treatments, (), only_new=True)
+            for spec in general.vocabulary.interventions:
+                if spec.id not in topic_ids:
+                    terms = (spec.name, *spec.synonyms, *spec.brands)
+                    self._add("intervention", spec.id, terms, spec.abbreviations, only_new=True)
+            for cls in general.vocabulary.classes:
+                if cls.id not in topic_classes and cls.id in class_level:
+                    terms = (cls.name, *cls.synonyms)
+                    self._add("intervention", class_level[cls.id], terms, cls.abbreviations, only_new=True)
+        self._routes = {_key(term): label for term, label in (general.routes.items() if general else ())}
+        self._stems = tuple(general.inn_stems) if general else ()
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
@@ -111,13 +172,19 @@ class Lexicon:
             if entry.mesh:
                 self._mesh[entry.mesh] = (kind, entry.id)
 
-    def _add(self, kind: Kind, id_: str, names: Iterable[str], abbreviations: Iterable[str]) -> None:
+    def _add(
+        self, kind: Kind, id_: str, names: Iterable[str], abbreviations: Iterable[str], *, only_new: bool = False
+    ) -> None:
         for name in names:
             key = _key(name)
+            if only_new and key in self._names:
+                continue
             if key and (kind, id_) not in self._names.setdefault(key, []):
                 self._names[key].append((kind, id_))
         for abbreviation in abbreviations:
             key = _key(abbreviation, lower=False)
+            if only_new and key in self._abbreviations:
+                continue
             if key and (kind, id_) not in self._abbreviations.setdefault(key, []):
                 self._abbreviations[key].append((kind, id_))
 
@@ -161,9 +228,109 @@ class Lexicon:
     ) -> list[Mention]:
         """Every vocabulary mention in ``text``, longest match first, left to right.
 
-        ``toks`` are the text's tokens when the caller has them already.
+        ``toks`` are the text's tokens when the caller has them already. With general
+        knowledge, a route written with an intervention is noted on its mention (see
+        :meth:`routed`), and words shaped like a drug name that nothing else matched are added
+        as unmapped interventions.
         """
-        return self._scan(tokens(text) if toks is None else toks, definitions or {}, abbreviations=True)
+        toks = tokens(text) if toks is None else toks
+        found = self._scan(toks, definitions or {}, abbreviations=True)
+        if self.general is None:
+            return found
+        return self._unmapped(toks, self._with_routes(toks, found))
+
+    # -- general knowledge: interventions by id, routes, unmapped names ---------------------
+
+    def intervention(self, intervention_id: str) -> InterventionSpec:
+        """The entry of an intervention id, including route variants and unmapped ones.
+
+        Raises:
+            KeyError: the id is neither a known entry nor derived from one.
+        """
+        spec = self._specs.get(intervention_id)
+        if spec is not None:
+            return spec
+        if ROUTE_SEPARATOR in intervention_id:
+            base_id, route = intervention_id.split(ROUTE_SEPARATOR, 1)
+            base = self.intervention(base_id)
+            return InterventionSpec(
+                id=intervention_id,
+                name=f"{base.name} ({route})",
+                kind=base.kind,
+                class_id=base.class_id,  # type: ignore[call-arg]  # the field's name; "class" is its alias
+                atc=base.atc,
+            )
+        if intervention_id.startswith(UNMAPPED_PREFIX):
+            name = intervention_id[len(UNMAPPED_PREFIX) :].replace("-", " ")
+            return InterventionSpec(id=intervention_id, name=name, kind="unmapped")
+        raise KeyError(intervention_id)
+
+    def _with_routes(self, toks: list[_Token], mentions: list[Mention]) -> list[Mention]:
+        general = self.general
+        if not self._routes or general is None:
+            return mentions
+        starts = {t[_START]: i for i, t in enumerate(toks)}
+        ends = {t[_END]: i for i, t in enumerate(toks)}
+        out = []
+        for m in mentions:
+            route = None
+            if m.kind == "intervention" and ROUTE_SEPARATOR not in m.id:
+                first = starts.get(m.start)
+                last = ends.get(m.end)
+                route = self._route_before(toks, first) if first is not None else None
+                if route is None and last is not None and last + 1 < len(toks):
+                    route = self._routes.get((toks[last + 1][_LOWER],))
+                    route = route if route == "topical" else None  # "tacrolimus ointment"
+            out.append(Mention(m.kind, m.id, m.start, m.end, m.text, m.abbreviation, route) if route else m)
+        return out
+
+    def _route_before(self, toks: list[_Token], first: int) -> str | None:
+        """A route written just before a mention: "intralesional", "IV pulse", "oral low-dose"."""
+        j = first - 1
+        skipped = 0
+        while j >= 0 and skipped <= 2 and toks[j + 1][_START] - toks[j][_END] <= 2:
+            word = toks[j][_LOWER]
+            route = self._routes.get((word,))
+            if route:
+                return route
+            if word not in _ROUTE_FILLERS:
+                return None
+            skipped += 1
+            j -= 1
+        return None
+
+    def routed(self, intervention_id: str, route: str | None) -> str:
+        """The id of ``intervention_id`` given by ``route``: its route variant when the route
+        distinguishes the intervention (see the general table), else the id itself."""
+        if not route or self.general is None or not self.general.route_distinguishes(intervention_id, route):
+            return intervention_id
+        if intervention_id.startswith(UNMAPPED_PREFIX) or ROUTE_SEPARATOR in intervention_id:
+            return intervention_id
+        base = self.intervention(intervention_id)
+        if base.kind == "combination":
+            return intervention_id
+        named = self._names.get(_key(f"{base.name} {route}")) or self._names.get(_key(f"{route} {base.name}"))
+        for kind, id_ in named or ():
+            if kind == "intervention":
+                return id_  # the vocabulary has this route's entry ("topical corticosteroids")
+        if intervention_id in self._topic_ids:
+            return intervention_id  # the topic names this intervention and no route variant of it
+        return f"{intervention_id}{ROUTE_SEPARATOR}{route}"
+
+    def _unmapped(self, toks: list[_Token], mentions: list[Mention]) -> list[Mention]:
+        if not self._stems:
+            return mentions
+        covered = [(m.start, m.end) for m in mentions]
+        extra = []
+        for start, end, text, lower in toks:
+            if len(lower) < 6 or not lower.isalpha() or text.isupper() or not lower.endswith(self._stems):
+                continue
+            if any(a <= start < b for a, b in covered) or (lower,) in self._names:
+                continue
+            extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(lower), start, end, text))
+        if not extra:
+            return mentions
+        return sorted([*mentions, *extra], key=lambda m: (m.start, m.end))
 
     def _scan(
         self,
@@ -238,3 +405,17 @@ class Lexicon:
                     out.extend(hits)
                     break
         return out
+
+
+def topic_lexicon(pack: TopicPack, excluded_topics: frozenset[str] = frozenset()) -> Lexicon:
+    """The lexicon extraction uses for a topic: its vocabulary over the general interventions.
+
+    ``excluded_topics`` leaves out the general table's rows those topics taught (a
+    leave-one-topic-out fold). Compiled lexicons are cached per vocabulary and exclusion.
+    """
+    return _topic_lexicon(pack.vocabulary, excluded_topics)
+
+
+@lru_cache(maxsize=8)
+def _topic_lexicon(vocabulary: Vocabulary, excluded_topics: frozenset[str]) -> Lexicon:
+    return Lexicon(vocabulary, general_knowledge(excluded_topics))

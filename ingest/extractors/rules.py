@@ -35,7 +35,7 @@ from ingest.extraction.text import ArticleText, Sentence, clean, section_family,
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
@@ -120,6 +120,7 @@ class _Article:
     n_treated: int | None
     main: list[_Group] = field(default_factory=list)
     main_from_title: bool = False
+    routes: dict[str, str] = field(default_factory=dict)  # intervention id → the route the article states
 
 
 @register(NAME, VERSION)
@@ -168,6 +169,9 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
         n_treated=1 if design == "case_report" else None if design in _REVIEWS else stated,
     )
     doc.main, doc.main_from_title = _main_interventions(doc)
+    for m in (*title_mentions, *(m for ms in mentions for m in ms)):
+        if m.route and m.kind == "intervention":
+            doc.routes.setdefault(m.id, m.route)
     return doc
 
 
@@ -602,9 +606,10 @@ def _merge(doc: _Article, candidates: list[_Candidate]) -> list[Extraction]:
             best[key] = c
     out = []
     for c in sorted(best.values(), key=lambda c: (c.sentence.start, c.group.ids)):
+        ids = tuple(sorted(lexicon.routed(i, doc.routes.get(i)) for i in c.group.ids))
         out.append(
             Extraction(
-                interventions=c.group.ids,
+                interventions=ids,
                 condition_id=c.condition,
                 context_id=c.context,
                 response=c.response,
