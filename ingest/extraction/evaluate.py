@@ -47,6 +47,9 @@ class Evaluation:
     n_responded: Rate = Rate(0, 0)
     empty_gold_articles: int = 0
     findings_on_empty_gold: int = 0
+    empty_gold_with_findings: int = 0  # abstracts whose gold is empty that were given any finding
+    n_treated_missed: int = 0  # matched pairs where gold states n_treated and the output gives none
+    n_responded_missed: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
     false_findings: list[dict[str, Any]] = field(default_factory=list)
     disagreements: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
@@ -84,12 +87,15 @@ def evaluate(gold: dict[str, Iterable[dict[str, Any]]], predicted: Iterable[dict
             gold_by_pair[_pair({**record, "id": article_id})].append({**record, "id": article_id})
     annotated = {article_id for article_id, _, _ in gold_by_pair}
     predicted_by_pair: dict[Pair, dict[str, Any]] = {}
+    empty_given: set[str] = set()
     for row in predicted:
         if row["id"] not in gold:
             continue
         if row["id"] not in annotated:
             result.findings_on_empty_gold += 1
+            empty_given.add(row["id"])
         predicted_by_pair.setdefault(_pair(row), row)
+    result.empty_gold_with_findings = len(empty_given)
     result.gold_pairs = len(gold_by_pair)
     result.predicted_pairs = len(predicted_by_pair)
     tallies = {name: [0, 0] for name in _COMPARED}
@@ -102,6 +108,8 @@ def evaluate(gold: dict[str, Iterable[dict[str, Any]]], predicted: Iterable[dict
         for name in _COMPARED:
             if name in {"n_treated", "n_responded"} and best.get(name) is None:
                 continue
+            if name in {"n_treated", "n_responded"} and row.get(name) is None:
+                setattr(result, f"{name}_missed", getattr(result, f"{name}_missed") + 1)
             tallies[name][1] += 1
             tallies[name][0] += best.get(name) == row.get(name)
         if any(best.get(k) != row.get(k) for k in _COMPARED if not (k.startswith("n_") and best.get(k) is None)):
@@ -121,7 +129,10 @@ def report(result: Evaluation) -> list[str]:
         f"  F1 {result.f1:.3f}",
         f"on matched pairs: response accuracy {result.response}  study design accuracy {result.study_design}",
         f"                  n_treated exact {result.n_treated}  n_responded exact {result.n_responded}",
-        f"findings on the {result.empty_gold_articles} abstracts whose gold is empty: {result.findings_on_empty_gold}",
+        f"                  gold counts the output missed: n_treated {result.n_treated_missed}"
+        f"  n_responded {result.n_responded_missed}",
+        f"findings on the {result.empty_gold_articles} abstracts whose gold is empty: {result.findings_on_empty_gold}"
+        f" (on {result.empty_gold_with_findings} of them)",
     ]
     lines.append(f"\nmissed ({len(result.misses)}):")
     for g in result.misses:

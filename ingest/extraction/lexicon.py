@@ -323,8 +323,10 @@ class Lexicon:
         covered = [(m.start, m.end) for m in mentions]
         extra = []
         for start, end, text, lower in toks:
-            if len(lower) < 6 or not lower.isalpha() or text.isupper() or not lower.endswith(self._stems):
+            if not lower.isalpha() or text.isupper() or not lower.endswith(self._stems):
                 continue
+            if not any(lower.endswith(stem) and len(lower) >= len(stem) + 4 for stem in self._stems):
+                continue  # "concept", "except": too short to be a name built on the stem
             if any(a <= start < b for a, b in covered) or (lower,) in self._names:
                 continue
             extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(lower), start, end, text))

@@ -218,6 +218,17 @@ def general_knowledge(excluded_topics: frozenset[str] = frozenset()) -> GeneralK
         add(row, "drug")
     for row in _kept(table.get("procedures", ()), excluded_topics):
         add(row, "procedure")
+    for row in _kept(table.get("synonyms", ()), excluded_topics):
+        target, terms = row["to"], tuple(row["terms"])
+        if target in class_ids:
+            class_specs = [
+                c.model_copy(update={"synonyms": (*c.synonyms, *terms)}) if c.id == target else c for c in class_specs
+            ]
+        elif target in interventions:
+            spec = interventions[target]
+            interventions[target] = spec.model_copy(update={"synonyms": (*spec.synonyms, *terms)})
+        else:
+            raise IngestError(f"{TABLE}: synonyms for unknown entry {target!r}")
     not_treatments = tuple(
         t.lower() for row in _kept(table.get("not_treatments", ()), excluded_topics) for t in row["terms"]
     )
@@ -266,7 +277,7 @@ def table_topics() -> frozenset[str]:
     """The topics named in the table's ``from`` fields (besides ``general``)."""
     table = _read_table()
     found: set[str] = set()
-    for section in ("classes", "drugs", "procedures", "not_treatments", "routes"):
+    for section in ("classes", "drugs", "procedures", "synonyms", "not_treatments", "routes"):
         found.update(str(row.get("from")) for row in table.get(section, ()))
     found.update(str(row.get("from")) for row in table.get("route_distinguishes", {}).get("by_drug", ()))
     return frozenset(found - {GENERAL})
