@@ -10,7 +10,7 @@ a correct reading of the abstract.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +72,7 @@ def _pair(row: dict[str, Any]) -> Pair:
     return (row["id"], row["drug_norm"].strip().lower(), row["condition_norm"].strip().lower())
 
 
-def evaluate(gold: dict[str, Iterable[dict[str, Any]]], predicted: Iterable[dict[str, Any]]) -> Evaluation:
+def evaluate(gold: Mapping[str, Iterable[dict[str, Any]]], predicted: Iterable[dict[str, Any]]) -> Evaluation:
     """Compare predicted rows with gold records; ``gold`` maps every article id to its records.
 
     Gold records need ``drug_norm`` and ``condition_norm``; their article id is the key.
