@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ingest.errors import IngestError
@@ -496,6 +497,74 @@ def eval_command(
                 missed = "; ".join(f"{a}: {name}" for a, name in run.mentions.missed)
                 lines.append(f"gold interventions not found as a mention: {missed or 'none'}")
     typer.echo("\n".join(lines))
+
+
+vocab_app = typer.Typer(help="The vocabulary: unmapped treatments and mappings recorded in a topic pack.")
+app.add_typer(vocab_app, name="vocab")
+
+
+@vocab_app.command("unmapped")
+def vocab_unmapped(
+    topic: Annotated[str | None, typer.Option("--topic", help="Only findings of this topic.")] = None,
+    db: DbOption = None,
+) -> None:
+    """List treatments no resource could normalise, with how many findings and articles use each."""
+    from sqlalchemy import text
+
+    from kb.store import Store
+
+    sql = (
+        "SELECT i.id, i.name, COUNT(f.id) AS findings, COUNT(DISTINCT f.article_id) AS articles "
+        "FROM intervention i JOIN finding f ON f.intervention_id = i.id "
+        "WHERE (i.kind = 'unmapped' OR i.id LIKE '%unmapped-%')"
+        + (" AND f.topic_id = :topic" if topic else "")
+        + " GROUP BY i.id, i.name ORDER BY findings DESC, i.id"
+    )
+    try:
+        store = Store.open(db)
+        with store.engine.connect() as connection:
+            rows = connection.execute(text(sql), {"topic": topic} if topic else {}).all()
+        store.close()
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    if not rows:
+        console.print("No unmapped treatments.", highlight=False)
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "as written", "findings", "articles"):
+        table.add_column(column, justify="right" if column in {"findings", "articles"} else "left")
+    for row in rows:
+        table.add_row(escape(row[0]), escape(row[1]), str(row[2]), str(row[3]))
+    console.print(table)
+    console.print("Map one with: kb vocab map TERM --to ID --topic T", highlight=False)
+
+
+@vocab_app.command("map")
+def vocab_map(
+    term: Annotated[str, typer.Argument(help="The treatment as written, e.g. an unmapped name.")],
+    to: Annotated[str, typer.Option("--to", help="Id of the intervention it means (general or the topic's).")],
+    topic: TopicOption = "calcinosis",
+) -> None:
+    """Record in the topic pack that TERM means the intervention ID; re-extraction then uses it."""
+    from ingest.extraction.lexicon import topic_lexicon
+    from kb.topic import load_topic
+    from kb.vocabulary import add_mapping
+
+    try:
+        pack = load_topic(topic)
+        lexicon = topic_lexicon(pack)
+        try:
+            target = lexicon.intervention(to)
+        except KeyError:
+            raise IngestError(f"no intervention with id {to!r}; ids are lower-case slugs such as 'diltiazem'") from None
+        path = add_mapping(pack.path / "vocabulary.yaml", term, target.id)
+    except (KBError, IngestError) as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"{escape(path.as_posix())}: {escape(term)!r} now means {escape(target.id)} ({escape(target.name)}). "
+        "Run kb extract or kb build to re-extract.",
+        highlight=False,
+    )
 
 
 def _missing(value: object) -> bool:

@@ -111,6 +111,11 @@ class Vocabulary(BaseModel):
     interventions: tuple[InterventionSpec, ...] = ()
     conditions: tuple[ConditionSpec, ...] = ()
     contexts: tuple[ContextSpec, ...] = ()
+    mappings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Treatments as written, each mapped to the id of the intervention it means "
+        "(one of the topic's or a general one); `kb vocab map` records them.",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Vocabulary:
@@ -182,6 +187,28 @@ class Vocabulary(BaseModel):
             known = ", ".join(sorted(set(index.values())))
             raise VocabularyError(f"unknown {label} {term!r}; known: {known}")
         return index[key]
+
+
+def add_mapping(path: Path, term: str, intervention_id: str) -> Path:
+    """Record in a ``vocabulary.yaml`` that ``term`` means ``intervention_id``; comments are kept.
+
+    Raises:
+        KBError: the file cannot be read or written, or ``term`` is empty.
+    """
+    if not term.strip():
+        raise KBError("the term to map is empty")
+    data = _read_yaml(path)
+    mappings = dict((data or {}).get("mappings") or {}) if isinstance(data, dict) else {}
+    mappings[term.strip()] = intervention_id
+    text = path.read_text(encoding="utf-8")
+    block = yaml.safe_dump({"mappings": mappings}, allow_unicode=True, sort_keys=True)
+    start = re.search(r"(?m)^mappings:.*\n(?:(?:[ \t]+.*|)\n)*", text)
+    text = text[: start.start()] + block + text[start.end() :] if start else text.rstrip("\n") + "\n\n" + block
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise KBError(f"cannot write {path}: {exc.strerror}") from exc
+    return path
 
 
 def load_vocabulary(path: Path) -> Vocabulary:

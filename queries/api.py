@@ -90,7 +90,8 @@ def findings(
         ``retracted`` and ``notices`` (PubMed's errata, retraction and other notices about
         the article, as ``"ErratumIn pubmed:123"``), intervention, class, condition,
         context, counts, response and its ``direction``, design, evidence sentence or
-        curated summary, origin and ``via``.
+        curated summary, origin and ``via``; ``unmapped`` is true when the intervention (or a
+        component of it) is a treatment as written that no resource could normalise.
 
     Raises:
         VocabularyError: a term is not in the vocabulary.
@@ -171,6 +172,10 @@ def _read_findings(
         )
     frame = pd.read_sql(query, engine, params=dict(params))
     frame["via"] = frame["intervention_id"].map(via).fillna("self") if via else "self"
+    # A combination's id joins its components' ids, so an unmapped component shows in it.
+    frame["unmapped"] = (frame["intervention_kind"] == "unmapped") | frame["intervention_id"].str.contains(
+        "unmapped-", regex=False
+    )
     frame["direction"] = frame["response"].map(DIRECTION)
     frame["design_rank"] = frame["study_design"].map(DESIGN_RANK)
     frame = frame.sort_values(

@@ -18,7 +18,6 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 
 from ingest.extraction.resources import ROUTE_SEPARATOR, UNMAPPED_PREFIX, GeneralKnowledge, general_knowledge, slug
@@ -149,6 +148,8 @@ class Lexicon:
             terms = (entry.name, *entry.synonyms)
             self._add(kind, entry.id, terms, (*entry.abbreviations, *entry.ambiguous_abbreviations))
             self._ambiguous.update(_key(a, lower=False) for a in entry.ambiguous_abbreviations)
+        for term, target in vocabulary.mappings.items():  # a maintainer's mapping (kb vocab map)
+            self._names[_key(term)] = [("intervention", target)]
         if general is not None:  # after the topic's names, and never over them
             self._add("other", NOT_TREATMENT, general.not_treatments, (), only_new=True)
             for spec in general.vocabulary.interventions:
@@ -415,9 +416,13 @@ def topic_lexicon(pack: TopicPack, excluded_topics: frozenset[str] = frozenset()
     ``excluded_topics`` leaves out the general table's rows those topics taught (a
     leave-one-topic-out fold). Compiled lexicons are cached per vocabulary and exclusion.
     """
-    return _topic_lexicon(pack.vocabulary, excluded_topics)
+    key = (pack.vocabulary.model_dump_json(), excluded_topics)
+    lexicon = _LEXICONS.get(key)
+    if lexicon is None:
+        if len(_LEXICONS) >= 8:
+            _LEXICONS.pop(next(iter(_LEXICONS)))
+        lexicon = _LEXICONS[key] = Lexicon(pack.vocabulary, general_knowledge(excluded_topics))
+    return lexicon
 
 
-@lru_cache(maxsize=8)
-def _topic_lexicon(vocabulary: Vocabulary, excluded_topics: frozenset[str]) -> Lexicon:
-    return Lexicon(vocabulary, general_knowledge(excluded_topics))
+_LEXICONS: dict[tuple[str, frozenset[str]], Lexicon] = {}
