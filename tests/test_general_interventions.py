@@ -209,7 +209,8 @@ def test_unmapped_findings_are_stored_listed_and_shown(tmp_path: Path) -> None:
                 id="pubmed:1",
                 pmid="1",
                 title="Zorbatinib for calcinosis cutis",
-                abstract="We report a woman with calcinosis cutis. After six months of zorbatinib the calcinosis improved.",
+                abstract="We report a woman with calcinosis cutis. "
+                "After six months of zorbatinib the calcinosis improved.",
             )
         ]
     )
