@@ -10,7 +10,7 @@ files can be passed by path, so a new topic needs no code.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -72,13 +72,14 @@ class ConditionLabels(BaseModel):
     ) -> str | None:
         """The context to label a finding with when an article names ``candidates``.
 
-        A candidate that is a broader context (by ``parents``) of another candidate is
-        dropped, the narrower one standing for it. One candidate left: that one. Several:
-        each is ranked by the first of itself and its broader contexts that ``precedence``
-        lists; when every candidate is ranked, the best-ranked wins (the listed context itself
-        when several candidates share that rank, e.g. Crohn's disease and ulcerative colitis
-        under inflammatory bowel disease). Otherwise no precedence decides and the result is
-        None: the caller uses :attr:`default`.
+        1. A candidate that is a broader context (by ``parents``) of another candidate is
+           dropped, the narrower one standing for it. One candidate left: that one.
+        2. Several: each is ranked by the first of itself and its broader contexts that
+           ``precedence`` lists. When every candidate is ranked, the best-ranked wins (the
+           listed context itself when several candidates share that rank).
+        3. Otherwise, when the candidates share a broader context, the narrowest shared one
+           (dermatomyositis and polymyositis: myositis).
+        4. Otherwise None: no precedence decides, and the caller uses :attr:`default`.
         """
         parents = parents or {}
 
@@ -93,6 +94,9 @@ class ConditionLabels(BaseModel):
         narrow = sorted(unique - broader)
         if len(narrow) <= 1:
             return narrow[0] if narrow else None
+        return self._by_precedence(narrow, lineage) or _shared_broader(narrow, lineage)
+
+    def _by_precedence(self, narrow: list[str], lineage: Callable[[str], list[str]]) -> str | None:
         rank = {c: i for i, c in enumerate(self.precedence)}
         ranked: dict[str, int] = {}
         for c in narrow:
@@ -103,6 +107,12 @@ class ConditionLabels(BaseModel):
         best = min(ranked.values())
         winners = [c for c, r in ranked.items() if r == best]
         return winners[0] if len(winners) == 1 else self.precedence[best]
+
+
+def _shared_broader(narrow: list[str], lineage: Callable[[str], list[str]]) -> str | None:
+    """The narrowest context that every one of ``narrow`` falls under, if any."""
+    others = [set(lineage(c)) for c in narrow[1:]]
+    return next((a for a in lineage(narrow[0])[1:] if all(a in o for o in others)), None)
 
 
 class TopicSpec(BaseModel):
@@ -146,15 +156,16 @@ class TopicPack:
         """The disease context of ``condition`` to label a finding with, given the contexts an
         article names (see :meth:`ConditionLabels.choose_context`).
 
-        Candidates that are not contexts of ``condition`` in the vocabulary are ignored; a
-        condition without ``condition_labels`` has no precedence, so several candidates give
-        None (the mixed or unspecified default).
+        Candidates that are not contexts of ``condition`` in the vocabulary are ignored, and
+        so are broader contexts that are not the condition's; a condition without
+        ``condition_labels`` has no precedence. The result is one of ``condition``'s contexts,
+        or None for the mixed or unspecified default.
         """
         spec = next((c for c in self.vocabulary.conditions if c.id == condition), None)
         if spec is None:
             raise TopicError(f"topic {self.id!r} has no condition {condition!r}")
         own = [c for c in candidates if c in spec.contexts]
-        parents = {c.id: c.parent for c in self.vocabulary.contexts}
+        parents = {c.id: c.parent for c in self.vocabulary.contexts if c.parent in spec.contexts}
         labels = self.spec.condition_labels.get(condition, ConditionLabels(default=spec.name))
         return labels.choose_context(own, parents)
 

@@ -120,6 +120,10 @@ def test_choose_context_by_precedence() -> None:
     assert labels.choose_context(["a1", "b"], parents) == "a1", "a narrower context ranks as its parent"
     assert labels.choose_context(["a1", "a"], parents) == "a1", "the narrower context stands for its parent"
     assert labels.choose_context(["a1", "a2", "b"], parents) == "a", "a tie goes to the listed context"
+    parents |= {"c1": "c", "c2": "c", "c": "d", "e": "d"}
+    assert labels.choose_context(["c1", "c2"], parents) == "c", "unranked siblings: their parent"
+    assert labels.choose_context(["c1", "e"], parents) == "d", "unranked cousins: the narrowest shared context"
+    assert labels.choose_context(["c1", "a1"], parents) is None
     assert ConditionLabels(default="x").choose_context(["a", "b"]) is None
 
 
@@ -134,20 +138,29 @@ def test_pg_peristomal_takes_precedence_over_bowel_disease() -> None:
     assert choose(condition, ["crohns-disease", "ulcerative-colitis"]) == "inflammatory-bowel-disease"
     assert choose(condition, ["crohns-disease", "rheumatoid-arthritis"]) is None
     assert choose(condition, ["myelodysplastic-syndrome"]) == "myelodysplastic-syndrome"
+    assert choose(condition, ["myelodysplastic-syndrome", "leukemia"]) == "hematologic-disease"
     assert choose(condition, ["myelodysplastic-syndrome", "systemic-sclerosis"]) == "myelodysplastic-syndrome"
     assert choose(condition, []) is None
     with pytest.raises(TopicError, match="no condition 'calcinosis'"):
         choose("calcinosis", ["peristomal"])
 
 
-def test_ild_has_no_precedence_so_several_diseases_are_a_mixed_population() -> None:
+def test_ild_several_diseases_are_connective_tissue_disease_and_one_names_the_population() -> None:
     ild = load_topic("ssc-ild")
     condition = "interstitial-lung-disease"
-    assert ild.choose_context(condition, ["systemic-sclerosis", "rheumatoid-arthritis"]) is None
+    labels = ild.spec.condition_labels[condition]
+    mixed = ild.choose_context(condition, ["systemic-sclerosis", "rheumatoid-arthritis", "connective-tissue-disease"])
+    assert mixed == "connective-tissue-disease"
+    assert labels.contexts[mixed] == labels.default
+    assert ild.choose_context(condition, ["connective-tissue-disease", "systemic-sclerosis"]) == "systemic-sclerosis"
     assert ild.choose_context(condition, ["dermatomyositis", "anti-mda5-dermatomyositis"]) == (
         "anti-mda5-dermatomyositis"
     )
     assert ild.choose_context(condition, ["myositis", "antisynthetase-syndrome"]) == "antisynthetase-syndrome"
+    assert ild.choose_context(condition, ["dermatomyositis", "polymyositis"]) == "myositis"
+    assert ild.choose_context(condition, ["mixed-connective-tissue-disease", "sjogren-syndrome"]) == (
+        "connective-tissue-disease"
+    )
 
 
 def _pack_copy(tmp_path: Path, name: str) -> Path:
