@@ -53,10 +53,11 @@ class ConditionLabels(BaseModel):
     contexts: dict[str, str] = Field(default_factory=dict, description="Label per disease context id.")
     precedence: tuple[str, ...] = Field(
         default=(),
-        description="Context ids ranked for articles that name several contexts of the condition: among "
-        "ranked contexts the one listed first wins (peristomal before inflammatory-bowel-disease); a "
-        "context not listed is never outranked, so it leaves the choice undecided. Each id must be a "
-        "context of the condition.",
+        description="Context ids ranked for articles that name several contexts of the condition: the "
+        "one listed first wins (peristomal before inflammatory-bowel-disease), a narrower context "
+        "ranking as its nearest listed broader one; a context not listed is never outranked, so it "
+        "leaves the choice to their shared broader context or the default. Each id must be a context "
+        "of the condition.",
     )
 
     @field_validator("precedence")
