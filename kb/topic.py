@@ -2,18 +2,20 @@
 
 A topic pack is a folder holding ``topic.yaml`` (name, question, seed PMIDs, saved PubMed
 queries, expansion depth), ``vocabulary.yaml`` (see :mod:`kb.vocabulary`) and
-``curated.yaml`` (hand-curated articles and findings, loaded by :mod:`ingest.curated`).
+``curated.yaml`` (hand-curated articles and findings, loaded by :mod:`ingest.curated`;
+optional, as a new topic has none yet).
 The packs bundled with the package live in ``kb/topics/``; any other folder with the same
 files can be passed by path, so a new topic needs no code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kb.errors import KBError, TopicError
 from kb.vocabulary import Vocabulary, _read_yaml, load_vocabulary
@@ -49,6 +51,69 @@ class ConditionLabels(BaseModel):
 
     default: str = Field(description="Label when the disease context is mixed or unspecified.")
     contexts: dict[str, str] = Field(default_factory=dict, description="Label per disease context id.")
+    precedence: tuple[str, ...] = Field(
+        default=(),
+        description="Context ids ranked for articles that name several contexts of the condition: the "
+        "one listed first wins (peristomal before inflammatory-bowel-disease), a narrower context "
+        "ranking as its nearest listed broader one; a context not listed is never outranked, so it "
+        "leaves the choice to their shared broader context or the default. Each id must be a context "
+        "of the condition.",
+    )
+
+    @field_validator("precedence")
+    @classmethod
+    def _precedence_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"precedence lists {', '.join(repeated)} more than once")
+        return value
+
+    def choose_context(
+        self, candidates: Collection[str], parents: Mapping[str, str | None] | None = None
+    ) -> str | None:
+        """The context to label a finding with when an article names ``candidates``.
+
+        1. A candidate that is a broader context (by ``parents``) of another candidate is
+           dropped, the narrower one standing for it. One candidate left: that one.
+        2. Several: each is ranked by the first of itself and its broader contexts that
+           ``precedence`` lists. When every candidate is ranked, the best-ranked wins (the
+           listed context itself when several candidates share that rank).
+        3. Otherwise, when the candidates share a broader context, the narrowest shared one
+           (dermatomyositis and polymyositis: myositis).
+        4. Otherwise None: no precedence decides, and the caller uses :attr:`default`.
+        """
+        parents = parents or {}
+
+        def lineage(context: str) -> list[str]:
+            chain = [context]
+            while (parent := parents.get(chain[-1])) and parent not in chain:
+                chain.append(parent)
+            return chain
+
+        unique = set(candidates)
+        broader = {a for c in unique for a in lineage(c)[1:]}
+        narrow = sorted(unique - broader)
+        if len(narrow) <= 1:
+            return narrow[0] if narrow else None
+        return self._by_precedence(narrow, lineage) or _shared_broader(narrow, lineage)
+
+    def _by_precedence(self, narrow: list[str], lineage: Callable[[str], list[str]]) -> str | None:
+        rank = {c: i for i, c in enumerate(self.precedence)}
+        ranked: dict[str, int] = {}
+        for c in narrow:
+            hits = [rank[a] for a in lineage(c) if a in rank]
+            if not hits:
+                return None
+            ranked[c] = hits[0]
+        best = min(ranked.values())
+        winners = [c for c, r in ranked.items() if r == best]
+        return winners[0] if len(winners) == 1 else self.precedence[best]
+
+
+def _shared_broader(narrow: list[str], lineage: Callable[[str], list[str]]) -> str | None:
+    """The narrowest context that every one of ``narrow`` falls under, if any."""
+    others = [set(lineage(c)) for c in narrow[1:]]
+    return next((a for a in lineage(narrow[0])[1:] if all(a in o for o in others)), None)
 
 
 class TopicSpec(BaseModel):
@@ -85,7 +150,42 @@ class TopicPack:
 
     @property
     def curated_path(self) -> Path:
+        """``curated.yaml`` in the pack's folder; the file is optional (no curated records)."""
         return self.path / "curated.yaml"
+
+    def choose_context(self, condition: str, candidates: Collection[str]) -> str | None:
+        """The disease context of ``condition`` to label a finding with, given the contexts an
+        article names (see :meth:`ConditionLabels.choose_context`).
+
+        Candidates that are not contexts of ``condition`` in the vocabulary are ignored, and
+        so are broader contexts that are not the condition's; a condition without
+        ``condition_labels`` has no precedence. The result is one of ``condition``'s contexts,
+        or None for the mixed or unspecified default.
+        """
+        spec = next((c for c in self.vocabulary.conditions if c.id == condition), None)
+        if spec is None:
+            raise TopicError(f"topic {self.id!r} has no condition {condition!r}")
+        own = [c for c in candidates if c in spec.contexts]
+        parents = {c.id: c.parent for c in self.vocabulary.contexts if c.parent in spec.contexts}
+        labels = self.spec.condition_labels.get(condition, ConditionLabels(default=spec.name))
+        return labels.choose_context(own, parents)
+
+
+def _check_precedence(path: Path, vocabulary: Vocabulary, condition: str, labels: ConditionLabels) -> None:
+    own = next(c.contexts for c in vocabulary.conditions if c.id == condition)
+    context_ids = {c.id for c in vocabulary.contexts}
+    problems = [
+        f"{c!r} is not a context in the vocabulary"
+        if c not in context_ids
+        else f"{c!r} is a context, but not one of condition {condition!r}"
+        for c in labels.precedence
+        if c not in own
+    ]
+    if problems:
+        raise TopicError(
+            f"{path}: condition_labels.{condition}.precedence: {'; '.join(problems)} "
+            f"(contexts of {condition!r}: {', '.join(own) or 'none'})"
+        )
 
 
 def bundled_topics() -> list[str]:
@@ -124,4 +224,5 @@ def load_topic(name_or_path: str | Path) -> TopicPack:
         unknown = ({condition} - condition_ids) | (set(labels.contexts) - context_ids)
         if unknown:
             raise TopicError(f"{path / 'topic.yaml'}: condition_labels name unknown ids: {', '.join(sorted(unknown))}")
+        _check_precedence(path / "topic.yaml", vocabulary, condition, labels)
     return TopicPack(spec=spec, vocabulary=vocabulary, path=path)
