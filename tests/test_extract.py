@@ -226,7 +226,7 @@ def test_every_extractor_module_registers_exactly_one_extractor() -> None:
 def test_an_unknown_extractor_is_a_clear_error() -> None:
     from ingest.errors import IngestError
 
-    with pytest.raises(IngestError, match="no extractor 'nope'; available: rules"):
+    with pytest.raises(IngestError, match="no extractor 'nope'; available: ranked, rules"):
         get("nope")
 
 

@@ -12,7 +12,7 @@ abstract) and ``confidence``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,10 +167,15 @@ class Labeller:
 
 
 def extract_rows(
-    items: Iterable[CorpusArticle], pack: TopicPack, extractor_name: str, *, lexicon: Lexicon | None = None
+    items: Iterable[CorpusArticle],
+    pack: TopicPack,
+    extractor_name: str | Callable[[ArticleText, Lexicon], list[Extraction]],
+    *,
+    lexicon: Lexicon | None = None,
 ) -> Iterator[tuple[CorpusArticle, dict[str, Any]]]:
     """Run an extractor over articles (from :func:`read_jsonl`); yield (article, output row).
 
+    The extractor is a registered name or the function itself (a fold's retrained extractor).
     ``lexicon`` defaults to the pack's vocabulary with the general interventions
     (:func:`ingest.extraction.lexicon.topic_lexicon`).
 
@@ -180,7 +185,7 @@ def extract_rows(
     from ingest.extraction.lexicon import topic_lexicon
     from ingest.extractors import get
 
-    extractor = get(extractor_name)
+    extractor = get(extractor_name) if isinstance(extractor_name, str) else extractor_name
     lexicon = lexicon or topic_lexicon(pack)
     labeller = Labeller(pack, lexicon)
     for item in items:

@@ -161,7 +161,11 @@ class Lexicon:
                     terms = (cls.name, *cls.synonyms)
                     self._add("intervention", class_level[cls.id], terms, cls.abbreviations, only_new=True)
         self._routes = {_key(term): label for term, label in (general.routes.items() if general else ())}
-        self._stems = tuple(general.inn_stems) if general else ()
+        # A word built on an INN stem, at least four letters before it ("concept" is not a name).
+        stems = (
+            "|".join(sorted((re.escape(stem) for stem in general.inn_stems), key=len, reverse=True)) if general else ""
+        )
+        self._stem_pattern = re.compile(rf"\b[A-Za-z]{{4,}}(?:{stems})\b", re.IGNORECASE) if stems else None
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
@@ -238,7 +242,7 @@ class Lexicon:
         found = self._scan(toks, definitions or {}, abbreviations=True)
         if self.general is None:
             return found
-        return self._unmapped(toks, self._with_routes(toks, found))
+        return self._unmapped(text, self._with_routes(toks, found))
 
     # -- general knowledge: interventions by id, routes, unmapped names ---------------------
 
@@ -270,14 +274,15 @@ class Lexicon:
         general = self.general
         if not self._routes or general is None:
             return mentions
-        starts = {t[_START]: i for i, t in enumerate(toks)}
-        ends = {t[_END]: i for i, t in enumerate(toks)}
+        token_starts = [t[_START] for t in toks]
         out = []
         for m in mentions:
             route = None
             if m.kind == "intervention" and ROUTE_SEPARATOR not in m.id:
-                first = starts.get(m.start)
-                last = ends.get(m.end)
+                at = bisect.bisect_left(token_starts, m.start)
+                first = at if at < len(toks) and toks[at][_START] == m.start else None
+                end = bisect.bisect_left(token_starts, m.end) - 1
+                last = end if end >= 0 and toks[end][_END] == m.end else None
                 route = self._route_before(toks, first) if first is not None else None
                 if route is None and last is not None and last + 1 < len(toks):
                     route = self._routes.get((toks[last + 1][_LOWER],))
@@ -318,19 +323,19 @@ class Lexicon:
             return intervention_id  # the topic names this intervention and no route variant of it
         return f"{intervention_id}{ROUTE_SEPARATOR}{route}"
 
-    def _unmapped(self, toks: list[_Token], mentions: list[Mention]) -> list[Mention]:
-        if not self._stems:
+    def _unmapped(self, text: str, mentions: list[Mention]) -> list[Mention]:
+        if self._stem_pattern is None:
             return mentions
         covered = [(m.start, m.end) for m in mentions]
         extra = []
-        for start, end, text, lower in toks:
-            if not lower.isalpha() or text.isupper() or not lower.endswith(self._stems):
+        # One regular-expression pass over the text finds the candidates; most abstracts have none.
+        for match in self._stem_pattern.finditer(text):
+            word = match.group()
+            lower = word.lower()
+            start = match.start()
+            if word.isupper() or any(a <= start < b for a, b in covered) or (lower,) in self._names:
                 continue
-            if not any(lower.endswith(stem) and len(lower) >= len(stem) + 4 for stem in self._stems):
-                continue  # "concept", "except": too short to be a name built on the stem
-            if any(a <= start < b for a, b in covered) or (lower,) in self._names:
-                continue
-            extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(lower), start, end, text))
+            extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(lower), start, start + len(word), word))
         if not extra:
             return mentions
         return sorted([*mentions, *extra], key=lambda m: (m.start, m.end))

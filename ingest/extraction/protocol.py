@@ -17,7 +17,7 @@ so a threshold read off them is not tuned on the topic it is applied to.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,14 @@ from ingest.errors import IngestError
 from ingest.extraction.corpus import CorpusArticle, extract_rows, read_jsonl
 from ingest.extraction.evaluate import Evaluation, evaluate
 from ingest.extraction.lexicon import Lexicon, topic_lexicon
-from ingest.extraction.text import clean
+from ingest.extraction.text import ArticleText, clean
+from ingest.extraction.training import TrainingSet, train
+from ingest.extractors import Extraction
+from ingest.extractors.ranked import NAME as RANKED
+from ingest.extractors.ranked import extractor_with
 from kb.topic import TopicPack, load_topic
+
+ExtractorFn = Callable[[ArticleText, Lexicon], list[Extraction]]
 
 THRESHOLDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -123,9 +129,16 @@ def score_mentions(articles: Sequence[CorpusArticle], lexicon: Lexicon) -> Menti
 
 
 def run_topic(
-    path: Path, pack: TopicPack, extractor: str, *, held_out: bool, articles: list[CorpusArticle] | None = None
+    path: Path,
+    pack: TopicPack,
+    extractor: str | ExtractorFn,
+    *,
+    held_out: bool,
+    articles: list[CorpusArticle] | None = None,
 ) -> TopicRun:
     """Measure one topic in-topic, or held out (see the module documentation).
+
+    ``extractor`` is a registered name or the function itself (a fold's retrained extractor).
 
     Raises:
         IngestError: the gold file is unreadable or malformed, or no extractor has that name.
@@ -145,20 +158,45 @@ def run_topic(
     )
 
 
+def training_sets(
+    loaded: Sequence[tuple[TopicPack, list[CorpusArticle]]], held_out: str | None = None
+) -> list[TrainingSet]:
+    """The topics a model learns from: all of them, or all but ``held_out`` (whose rows of the
+    general table are then left out of every lexicon, as in its held-out run)."""
+    excluded = frozenset({held_out}) if held_out else frozenset()
+    return [
+        TrainingSet(pack.id, articles, pack, topic_lexicon(pack, excluded))
+        for pack, articles in loaded
+        if pack.id != held_out
+    ]
+
+
 def run_protocol(
     pairs: Sequence[tuple[Path, str]], extractor: str, *, folds: bool
 ) -> list[tuple[TopicRun, TopicRun | None]]:
-    """Every topic in-topic and, with ``folds``, held out.
+    """Every topic in-topic and, with ``folds``, held out. A learned extractor (``ranked``) is
+    trained on every topic for the in-topic runs, and on the other topics for each held-out run.
 
     Raises:
-        IngestError, KBError: a gold file or a pack cannot be read.
+        IngestError, KBError: a gold file or a pack cannot be read, or training fails.
     """
+    loaded = [(load_topic(topic), read_gold(path)) for path, topic in pairs]
+    learned = extractor == RANKED
+    in_topic_fn: str | ExtractorFn = extractor
+    if learned:
+        in_topic_fn = extractor_with(train(training_sets(loaded)))
     out = []
-    for path, topic in pairs:
-        pack = load_topic(topic)
-        articles = read_gold(path)
-        in_topic = run_topic(path, pack, extractor, held_out=False, articles=articles)
-        held = run_topic(path, pack, extractor, held_out=True, articles=articles) if folds else None
+    for (path, _), (pack, articles) in zip(pairs, loaded, strict=True):
+        in_topic = run_topic(path, pack, in_topic_fn, held_out=False, articles=articles)
+        held = None
+        if folds:
+            fold_fn: str | ExtractorFn = extractor
+            if learned:
+                others = training_sets(loaded, held_out=pack.id)
+                if not others:
+                    raise IngestError("a held-out run of a learned extractor needs at least two topics")
+                fold_fn = extractor_with(train(others))
+            held = run_topic(path, pack, fold_fn, held_out=True, articles=articles)
         out.append((in_topic, held))
     return out
 

@@ -141,6 +141,13 @@ def extract(article: ArticleText, lexicon: Lexicon) -> list[Extraction]:
 # -- reading the article ------------------------------------------------------------------
 
 
+def read_article(article: ArticleText, lexicon: Lexicon) -> _Article | None:
+    """The article as this extractor reads it (sentences, mentions, condition, context, design,
+    counts, main interventions, routes), or None when it is not about one of the topic's
+    conditions. Other extractors build on this reading."""
+    return _read(article, lexicon)
+
+
 def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
     text = clean(article.abstract or "")
     title = clean(article.title or "")
