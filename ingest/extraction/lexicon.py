@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -100,9 +100,18 @@ class Lexicon:
     whatever the route, unless the topic also names the route's variant.
     """
 
-    def __init__(self, vocabulary: Vocabulary, general: GeneralKnowledge | None = None) -> None:
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        general: GeneralKnowledge | None = None,
+        *,
+        choose: Callable[[str, Collection[str]], str | None] | None = None,
+        precedence: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.topic_vocabulary = vocabulary
         self.general = general
+        self._choose = choose
+        self._precedence = {k: frozenset(v) for k, v in (precedence or {}).items()}
         vocabulary = merge_vocabularies(vocabulary, general)
         self.vocabulary = vocabulary
         self._specs: dict[str, InterventionSpec] = {i.id: i for i in vocabulary.interventions}
@@ -243,6 +252,17 @@ class Lexicon:
         if self.general is None:
             return found
         return self._unmapped(text, self._with_routes(toks, found))
+
+    # -- disease contexts --------------------------------------------------------------------
+
+    def choose_context(self, condition: str, candidates: Collection[str]) -> str | None:
+        """The context an article naming ``candidates`` is labelled with, by the topic's label
+        precedence (:meth:`kb.topic.TopicPack.choose_context`); None when nothing decides."""
+        return self._choose(condition, candidates) if self._choose else None
+
+    def ranked_contexts(self, condition: str) -> frozenset[str]:
+        """The contexts the topic's label precedence ranks for ``condition``."""
+        return self._precedence.get(condition, frozenset())
 
     # -- general knowledge: interventions by id, routes, unmapped names ---------------------
 
@@ -421,13 +441,19 @@ def topic_lexicon(pack: TopicPack, excluded_topics: frozenset[str] = frozenset()
     ``excluded_topics`` leaves out the general table's rows those topics taught (a
     leave-one-topic-out fold). Compiled lexicons are cached per vocabulary and exclusion.
     """
-    key = (pack.vocabulary.model_dump_json(), excluded_topics)
+    labels = {k: v.model_dump_json() for k, v in pack.spec.condition_labels.items()}
+    key = (pack.vocabulary.model_dump_json(), repr(sorted(labels.items())), excluded_topics)
     lexicon = _LEXICONS.get(key)
     if lexicon is None:
         if len(_LEXICONS) >= 8:
             _LEXICONS.pop(next(iter(_LEXICONS)))
-        lexicon = _LEXICONS[key] = Lexicon(pack.vocabulary, general_knowledge(excluded_topics))
+        lexicon = _LEXICONS[key] = Lexicon(
+            pack.vocabulary,
+            general_knowledge(excluded_topics),
+            choose=pack.choose_context,
+            precedence={k: v.precedence for k, v in pack.spec.condition_labels.items()},
+        )
     return lexicon
 
 
-_LEXICONS: dict[tuple[str, frozenset[str]], Lexicon] = {}
+_LEXICONS: dict[tuple[str, str, frozenset[str]], Lexicon] = {}

@@ -162,7 +162,7 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
         return None
     stated = _stated_treated(text)
     design = _design(article.publication_types, title, sentences, stated)
-    context = _context(lexicon, condition, title, text, title_mentions, mentions, indexed)
+    context = _context(lexicon, condition, title, text, title_mentions, mentions, indexed, sentences)
     doc = _Article(
         lexicon=lexicon,
         text=text,
@@ -228,26 +228,37 @@ def _context(
     title_mentions: list[Mention],
     body: list[list[Mention]],
     indexed: list[tuple[Kind, str]],
+    sentences: list[Sentence] | None = None,
 ) -> str | None:
-    """The disease context the article's population is framed by; None when mixed or unsaid."""
+    """The disease context the article's population is framed by; None when mixed or unsaid.
+
+    A context named only in background sentences ("PG often accompanies inflammatory bowel
+    disease") weighs half as much as one naming the population. When several contexts are
+    named, the topic's label precedence (``condition_labels.precedence``) decides where it ranks
+    them (peristomal before inflammatory bowel disease).
+    """
     allowed = lexicon.condition_contexts.get(condition, frozenset())
     families = lexicon.context_family
     in_title = {families[m.id] for m in title_mentions if m.kind == "context" and m.id in allowed}
-    if _MIXED_POPULATION.search(title) or len(in_title) > 1:
+    if _MIXED_POPULATION.search(title):
         return None
+    if len(in_title) > 1:
+        return lexicon.choose_context(condition, {m.id for m in title_mentions if m.kind == "context"})
     votes: Counter[str] = Counter()
     for m in title_mentions:
         if m.kind == "context" and m.id in allowed:
-            votes[m.id] += 3
-    for mentions in body:
+            votes[m.id] += 6
+    for i, mentions in enumerate(body):
+        background = sentences is not None and _is_background(sentences[i])
         for m in mentions:
             if m.kind == "context" and m.id in allowed:
-                votes[m.id] += 1
+                votes[m.id] += 1 if background else 2
     for kind, id_ in indexed:
         if kind == "context" and id_ in allowed:
-            votes[id_] += 2
+            votes[id_] += 4
     if not votes:
         return None
+    ranked = lexicon.ranked_contexts(condition) & set(votes)
     by_family: Counter[str] = Counter()
     for id_, n in votes.items():
         by_family[families[id_]] += n
@@ -256,15 +267,23 @@ def _context(
     else:
         family, top = by_family.most_common(1)[0]
         if top < 0.75 * sum(by_family.values()):
-            return None
+            return lexicon.choose_context(condition, set(votes))
     members = {id_: n for id_, n in votes.items() if families[id_] == family}
     # The more specific member (juvenile dermatomyositis) when it holds a fair share.
     specific = [i for i in members if i != family and members[i] * 2 >= sum(members.values())]
     chosen = specific[0] if specific else family
     child = lexicon.juvenile_form.get(family)
     if chosen == family and child and _CHILD_PATIENT.search(text):
-        return child
+        chosen = child
+    if ranked - {chosen}:
+        return lexicon.choose_context(condition, ranked | {chosen}) or chosen
     return chosen
+
+
+def _is_background(sentence: Sentence) -> bool:
+    """A sentence of the background (a labelled section, or the opening of an unlabelled abstract)."""
+    family = section_family(sentence.section)
+    return family == "background" or (sentence.index == 0 and not family)
 
 
 def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sentence], treated: int | None) -> str:
