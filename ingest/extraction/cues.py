@@ -153,11 +153,22 @@ NOT_A_RESULT = re.compile(
     r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe))\b",
     _I,
 )
+#: Slowing or preventing the progression of existing disease is a treatment outcome, not prevention.
+PROGRESSION = re.compile(
+    r"\b(?:prevent\w*|risk\s+factors?\s+for|halt\w*|slow\w*)\s+(?:the\s+)?(?:\w+\s+){0,2}?progression\b", _I
+)
 #: Prevention of new disease rather than treatment of existing deposits.
 PREVENTION = re.compile(
     r"\b(?:prevent\w*|incidence|onset\s+of|development\s+of|minimi[sz]\w*|risk\s+(?:of|factors?)|associated\s+with\s+(?:an?\s+)?(?:increased|decreased|higher|lower))\b",
     _I,
 )
+
+
+def about_prevention(text: str) -> bool:
+    """Whether ``text`` is about preventing new disease (not slowing the progression of existing disease)."""
+    return bool(PREVENTION.search(text)) and not PROGRESSION.search(text)
+
+
 #: Purpose infinitives ("to improve outcomes") are not outcomes.
 PURPOSE = re.compile(
     r"\bto\s+(?:improve|reduce|decrease|heal|resolve|benefit|prevent|enhance)\b"

@@ -135,6 +135,11 @@ class Lexicon:
         self.condition_contexts: dict[str, frozenset[str]] = {
             c.id: frozenset(c.contexts) for c in vocabulary.conditions
         }
+        #: Words of the topic's condition names ("lung", "interstitial" for ILD): an outcome
+        #: worded with them is about the condition, never "something else".
+        self.condition_words: frozenset[str] = frozenset(
+            word.lower() for c in vocabulary.conditions for term in c.terms() for word in _TOKEN.findall(term)
+        )
         #: The condition with the most contexts: the topic's broad one (calcinosis).
         self.broad_condition: str | None = (
             max(vocabulary.conditions, key=lambda c: len(c.contexts)).id if vocabulary.conditions else None

@@ -280,7 +280,7 @@ def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> E
 def scored_candidates(article: ArticleText, lexicon: Lexicon) -> tuple[Any, list[tuple[Candidate, dict[str, float]]]]:
     """The article's reading and each candidate with its features (for training and for scoring)."""
     doc = _rules.read_article(article, lexicon)
-    if doc is None or cues.PREVENTION.search(doc.title):
+    if doc is None or cues.about_prevention(doc.title):
         return doc, []
     found = candidates(doc)
     found = _drop_classes_named_by_members(doc, found)

@@ -127,7 +127,7 @@ class _Article:
 def extract(article: ArticleText, lexicon: Lexicon) -> list[Extraction]:
     """Findings of one article (see the module documentation for the rules)."""
     doc = _read(article, lexicon)
-    if doc is None or cues.PREVENTION.search(doc.title):  # about preventing it, not treating it
+    if doc is None or cues.about_prevention(doc.title):  # about preventing it, not treating it
         return []
     candidates: list[_Candidate] = []
     recent: list[list[_Group]] = []
@@ -311,6 +311,8 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
         return min(from_types, key=order.index)
     if cues.REVIEW_SELF.search(text):
         return "review"
+    if cues.DESIGN_CUES[1][1].search(text):  # the study is (an analysis of) a randomised trial
+        return "rct"
     for design, pattern in cues.DESIGN_CUES[2:5]:  # case series, case report, retrospective
         if pattern.search(text):
             return design
@@ -460,7 +462,7 @@ def _candidates(
         groups = _anaphora(doc, sentence, recent)
         if not groups:
             return []
-    if not has_target and (cues.OFF_TARGET.search(text) or names_context):
+    if not has_target and (_off_target(doc.lexicon, text) or names_context):
         return []
     out: list[_Candidate] = []
     for group in groups:
@@ -486,6 +488,17 @@ def _candidates(
             _Candidate(group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2))
         )
     return out
+
+
+def _off_target(lexicon: Lexicon, text: str) -> bool:
+    """Whether the sentence states an outcome of something else (another organ, the underlying
+    disease, a laboratory value); words of the topic's own condition never count as that."""
+    return any(
+        not set(_WORDS.findall(m.group().lower())) & lexicon.condition_words for m in cues.OFF_TARGET.finditer(text)
+    )
+
+
+_WORDS = re.compile(r"[^\W_]+")
 
 
 def _states_counts(text: str) -> bool:
@@ -537,8 +550,8 @@ def _clause_context(doc: _Article, clause: tuple[int, int], mentions: list[Menti
 
 def _response(text: str) -> str | None:
     """The response a clause states, or None when it states none."""
-    if cues.PREVENTION.search(text):  # keep only the parts that are not about prevention
-        text = ",".join(part for part in text.split(",") if not cues.PREVENTION.search(part))
+    if cues.about_prevention(text):  # keep only the parts that are not about prevention
+        text = ",".join(part for part in text.split(",") if not cues.about_prevention(part))
     text = cues.PURPOSE.sub(" ", text)
     if not text.strip():
         return None
