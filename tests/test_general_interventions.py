@@ -221,6 +221,11 @@ def test_unmapped_findings_are_stored_listed_and_shown(tmp_path: Path) -> None:
     assert list(frame["unmapped"]) == [True]
     listed = CliRunner().invoke(app, ["vocab", "unmapped", "--db", url])
     assert listed.exit_code == 0 and "unmapped-zorbatinib" in listed.output
+    from conftest import REPO
+    from queries.render import render_pages
+
+    page = render_pages(REPO / "site" / "templates", db=url)["articles/pubmed-1.md"]
+    assert ">zorbatinib</a> <em" in page and "(unmapped)</em>" in page
 
 
 @pytest.mark.slow
