@@ -129,6 +129,19 @@ COMPLETE = re.compile(
     r"|\bwithout\s+recurrence\b|\bno\s+(?:sign|signs|evidence)\s+of\s+recurrence\b",
     _I,
 )
+#: Treatments that failed before the one studied: "refractory to prednisone and cyclosporine",
+#: "despite methotrexate and azathioprine", "did not respond to dapsone".
+FAILED_BEFORE = re.compile(
+    r"\b(?:refractory|resistant|unresponsive|recalcitrant)\s+to\b|\bdespite\b|\bfailure\s+of\b"
+    r"|\b(?:did\s+not|failed\s+to|not)\s+respond(?:ing)?\s+to\b|\bno\s+response\s+to\b",
+    _I,
+)
+#: Where a list of failed treatments ends and what happened next begins.
+FAILED_LIST_END = re.compile(
+    r"[;:.]|\b(?:was|were|is|are|then|subsequently|finally|until|so|therefore|before|when|she|he|we|but|after"
+    r"|which|who|showed|led|resulted|achieved|improved|healed|responded|progressed|worsened|persisted)\b",
+    _I,
+)
 HEDGE = re.compile(r"\b(?:may|might|could|can|appears?|seems?|suggests?|potentially|possibl[ey]|probabl[ey])\b", _I)
 
 # -- what a sentence is about ---------------------------------------------------------------

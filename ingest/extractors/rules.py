@@ -74,7 +74,18 @@ _RESULT_FAMILIES = frozenset({"results", "conclusions", ""})
 _SMALL_SERIES = 20
 #: Any word that can state a response; a sentence without one cannot hold a finding.
 _ANY_CUE = re.compile(
-    "|".join(p.pattern for p in (cues.POSITIVE, cues.NEGATED, cues.WORSENED, cues.UNCLEAR, cues.COMPLETE, cues.NO_NEW)),
+    "|".join(
+        p.pattern
+        for p in (
+            cues.POSITIVE,
+            cues.NEGATED,
+            cues.WORSENED,
+            cues.UNCLEAR,
+            cues.COMPLETE,
+            cues.NO_NEW,
+            cues.FAILED_BEFORE,
+        )
+    ),
     re.IGNORECASE,
 )
 _ABOUT_TREATMENT = re.compile(
@@ -390,12 +401,16 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
     if not kept:
         return []
     combine_and = doc.design == "case_report" or bool(_COMBINATION_WORDS.search(sentence.text))
+    failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
     groups: list[_Group] = []
     current = [kept[0]]
     for m in kept[1:]:
         between = sentence.text[current[-1].end - local : m.start - local]
         join = _JOIN.match(between)
         word = join.group("word").lower() if join else ""
+        listed_as_failed = failed is not None and failed[0] <= current[-1].start and m.end <= failed[1]
+        if listed_as_failed and not _COMBINATION_WORDS.search(between):
+            join = None  # "refractory to prednisone and cyclosporine": each failed on its own
         if join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
             current.append(m)
         else:
@@ -403,6 +418,17 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
             current = [m]
     groups.append(_group(current, sentence))
     return groups
+
+
+def failed_span(sentence: Sentence) -> tuple[int, int] | None:
+    """Offsets (in the text) of a list of treatments that failed before ("refractory to X, Y and
+    Z", "despite X"), from its cue to where the sentence goes on to what happened next."""
+    cue = cues.FAILED_BEFORE.search(sentence.text)
+    if cue is None:
+        return None
+    end = cues.FAILED_LIST_END.search(sentence.text, cue.end())
+    stop = end.start() if end else len(sentence.text)
+    return sentence.start + cue.start(), sentence.start + stop
 
 
 def _fold_appositives(lexicon: Lexicon, mentions: list[Mention], sentence: Sentence) -> list[Mention]:
@@ -454,7 +480,10 @@ def _candidates(
         return []
     has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
     names_context = any(m.kind == "context" for m in mentions)
-    if sentence.index == 0 and not _FIRST_PERSON.search(text) and not _states_counts(text):
+    failed = failed_span(sentence) if explicit and doc.design in {"case_report", "case_series"} else None
+    if failed and not any(failed[0] <= g.start and g.end <= failed[1] for g in groups):
+        failed = None
+    if sentence.index == 0 and not _FIRST_PERSON.search(text) and not _states_counts(text) and not failed:
         return []  # an abstract's opening sentence is background
     if not explicit:
         if not (has_target or doc.design == "case_report" or family == "results" or _states_counts(text)):
@@ -468,7 +497,13 @@ def _candidates(
     for group in groups:
         span = _clause_of(sentence, group) if explicit else (sentence.start, sentence.end)
         clause = doc.text[span[0] : span[1]]
-        response = _response(clause) or (_response(text) if explicit else None)
+        if failed and failed[0] <= group.start and group.end <= failed[1]:
+            response = "worsened" if cues.WORSENED.search(clause) else "none"  # a treatment that failed before
+        else:
+            if failed and span[0] <= failed[0] and failed[1] <= span[1]:  # read the clause without the failed list
+                a, b = failed[0] - span[0], failed[1] - span[0]
+                clause = clause[:a] + " " * (b - a) + clause[b:]
+            response = _response(clause) or (_response(text) if explicit else None)
         if response is None:
             continue
         context = _clause_context(doc, span, mentions) if explicit else doc.context
