@@ -497,6 +497,7 @@ def _candidates(
     for group in groups:
         span = _clause_of(sentence, group) if explicit else (sentence.start, sentence.end)
         clause = doc.text[span[0] : span[1]]
+        response: str | None
         if failed and failed[0] <= group.start and group.end <= failed[1]:
             response = "worsened" if cues.WORSENED.search(clause) else "none"  # a treatment that failed before
         else:
