@@ -1,0 +1,93 @@
+"""Rules of the extractor that must hold for any topic: failed earlier treatments, progression
+vs prevention, randomised trials described in the text, a topic's own organ words, and label
+precedence between disease contexts. The sentences are written for these tests."""
+
+from __future__ import annotations
+
+from ingest.extraction import cues
+from ingest.extraction.corpus import Labeller
+from ingest.extraction.lexicon import topic_lexicon
+from ingest.extraction.text import ArticleText
+from ingest.extractors import get
+from kb.topic import TopicPack, load_topic
+
+CALCINOSIS = load_topic("calcinosis")
+BARE = TopicPack(
+    spec=CALCINOSIS.spec,
+    vocabulary=CALCINOSIS.vocabulary.model_copy(update={"interventions": (), "classes": ()}),
+    path=CALCINOSIS.path,
+)
+
+
+def rows(abstract: str, title: str, pack: TopicPack = BARE) -> list[tuple[object, ...]]:
+    lexicon = topic_lexicon(pack)
+    article = ArticleText("t1", title=title, abstract=abstract)
+    labeller = Labeller(pack, lexicon)
+    out = [labeller.row(article, e) for e in get("rules")(article, lexicon)]
+    return [(r["drug_norm"], r["condition_norm"], r["response"], r["study_design"]) for r in out]
+
+
+def test_each_treatment_that_failed_before_is_a_finding_of_no_response() -> None:
+    found = rows(
+        "A 45-year-old woman had calcinosis cutis refractory to diltiazem, colchicine and minocycline. "
+        "She was then treated with sodium thiosulfate and the nodules resolved completely.",
+        "Sodium thiosulfate for refractory calcinosis cutis",
+    )
+    responses = {drug: response for drug, _, response, _ in found}
+    assert responses == {
+        "diltiazem": "none",
+        "colchicine": "none",
+        "minocycline": "none",
+        "sodium thiosulfate": "complete",
+    }
+
+
+def test_despite_names_failed_treatments_apart_from_the_one_that_worked() -> None:
+    found = rows(
+        "A 45-year-old woman presented with calcinosis cutis. Despite diltiazem and colchicine, the lesions "
+        "progressed. Sodium thiosulfate was started and the lesions healed.",
+        "Calcinosis cutis in a woman",
+    )
+    assert {d: r for d, _, r, _ in found} == {
+        "diltiazem": "none",
+        "colchicine": "none",
+        "sodium thiosulfate": "improved",
+    }
+
+
+def test_slowing_progression_is_an_outcome_not_prevention() -> None:
+    assert not cues.about_prevention("Tocilizumab prevents progression of early lung disease")
+    assert not cues.about_prevention("Effect of the drug in patients with risk factors for rapid progression")
+    assert cues.about_prevention("Prevention of calcinosis by early treatment")
+    assert cues.about_prevention("Incidence of calcinosis in a cohort")
+
+
+def test_an_abstract_describing_a_randomised_trial_is_an_rct() -> None:
+    found = rows(
+        "In this post-hoc analysis of a randomized placebo-controlled trial, patients with calcinosis cutis "
+        "received verapamil. Verapamil reduced the size of the calcinosis compared with placebo.",
+        "Verapamil in calcinosis cutis: post-hoc analysis",
+    )
+    assert [(d, design) for d, _, _, design in found] == [("verapamil", "rct")]
+
+
+def test_the_topics_own_organ_words_are_never_off_target() -> None:
+    pack = load_topic("ssc-ild")
+    found = rows(
+        "Patients with systemic sclerosis-associated interstitial lung disease received nintedanib in a "
+        "randomized placebo-controlled trial. Nintedanib reduced the decline in lung function.",
+        "Nintedanib in systemic sclerosis-associated interstitial lung disease",
+        pack,
+    )
+    assert ("nintedanib", "interstitial lung disease (systemic sclerosis)", "improved", "rct") in found
+
+
+def test_label_precedence_chooses_between_contexts_an_article_names() -> None:
+    pack = load_topic("pyoderma-gangrenosum")
+    found = rows(
+        "A 40-year-old man with Crohn's disease developed peristomal pyoderma gangrenosum around his ileostomy. "
+        "After infliximab the ulcer healed.",
+        "Peristomal pyoderma gangrenosum in Crohn's disease",
+        pack,
+    )
+    assert {(d, c) for d, c, _, _ in found} == {("infliximab", "pyoderma gangrenosum (peristomal)")}
