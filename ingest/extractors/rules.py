@@ -307,6 +307,10 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
     ]
     order = [d for d, _ in cues.DESIGN_CUES]
     text = " ".join(s.text for s in sentences)
+    own = _own_cases(text)
+    if own is not None and not cues.DESIGN_CUES[0][1].search(title) and _LITERATURE_REVIEW.search(f"{title} {text}"):
+        # A report of the authors' own patients followed by a review of the literature.
+        return "case_report" if own == 1 else "case_series"
     if cues.DESIGN_CUES[0][1].search(title) or cues.DESIGN_CUES[0][1].search(text):
         return "systematic_review"
     if from_types and min(from_types, key=order.index) in {"systematic_review", "rct", "review"}:
@@ -326,6 +330,8 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
         return "rct"
     for design, pattern in cues.DESIGN_CUES[2:5]:  # case series, case report, retrospective
         if pattern.search(text):
+            if design == "retrospective_cohort" and own is not None and own <= _FEW_CASES:
+                return "case_report" if own == 1 else "case_series"  # a few cases described, looking back
             return design
     if re.search(r"\bwe\s+reviewed\s+(?:the\s+)?(?:patients|records|charts|cases)\b", text, re.IGNORECASE):
         return "retrospective_cohort"
@@ -346,6 +352,27 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
     ):
         return "review"
     return "other"
+
+
+_LITERATURE_REVIEW = re.compile(
+    r"\b(?:review\s+of\s+(?:the\s+)?(?:\w+\s+)?literature|literature\s+review|reviewed\s+the\s+literature"
+    r"|review\s+of\s+(?:\w+\s+){0,3}(?:cases|reports))\b",
+    re.IGNORECASE,
+)
+#: Up to this many of their own patients, authors describe a series rather than a cohort.
+_FEW_CASES = 10
+
+
+def _own_cases(text: str) -> int | None:
+    """How many of their own patients the authors report ("We report two cases", "a 45-year-old
+    woman"), when the abstract says; None otherwise."""
+    few = cues.FEW_PATIENTS.search(text)
+    if few:
+        word = few.group("n").lower()
+        return 1 if word in {"a", "one"} else cues.number(word)
+    if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
+        return 1
+    return None
 
 
 def _stated_treated(text: str) -> int | None:
