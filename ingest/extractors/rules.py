@@ -326,7 +326,7 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
         return min(from_types, key=order.index)
     if cues.REVIEW_SELF.search(text):
         return "review"
-    if cues.DESIGN_CUES[1][1].search(text):  # the study is (an analysis of) a randomised trial
+    if cues.DESIGN_CUES[1][1].search(text) or _TRIAL.search(text):  # the study is (an analysis of) a randomised trial
         return "rct"
     for design, pattern in cues.DESIGN_CUES[2:5]:  # case series, case report, retrospective
         if pattern.search(text):
@@ -343,6 +343,10 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
         return "case_series" if n and n > 1 else "case_report"
     if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
         return "case_report"
+    if _PROSPECTIVE.search(text):
+        return "prospective_cohort"
+    if _COHORT.search(text):
+        return "retrospective_cohort"
     if treated and 2 <= treated <= _SMALL_SERIES:
         return "case_series"  # a few patients treated, without a cohort or trial design
     if (
@@ -354,6 +358,22 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
     return "other"
 
 
+#: A randomised trial described in the text (an analysis of one included).
+_TRIAL = re.compile(
+    r"\b(?:placebo|randomly\s+(?:assigned|allocated)|double[- ]blind(?:ed)?)\b"
+    r"|\bpost[- ]hoc\s+analys[ie]s\s+of\s+(?:\w+\s+){0,6}?(?:trials?|study)\b",
+    re.IGNORECASE,
+)
+#: Patients enrolled and followed forward: an uncontrolled trial or a prospective cohort.
+_PROSPECTIVE = re.compile(
+    r"\b(?:open[- ]label|single[- ]arm|pilot\s+study|phase\s+(?:1|2|I|II)\b|were\s+enrolled|enrolled\s+\d+"
+    r"|were\s+followed(?:\s+up)?\s+for)\b",
+    re.IGNORECASE,
+)
+#: A defined population looked at as a whole: a cohort.
+_COHORT = re.compile(
+    r"\b(?:cohort|observational|database|single[- ]cent(?:er|re)|multi-?cent(?:er|re))\b", re.IGNORECASE
+)
 _LITERATURE_REVIEW = re.compile(
     r"\b(?:review\s+of\s+(?:the\s+)?(?:\w+\s+)?literature|literature\s+review|reviewed\s+the\s+literature"
     r"|review\s+of\s+(?:\w+\s+){0,3}(?:cases|reports))\b",
