@@ -39,7 +39,8 @@ def number(text: str) -> int | None:
 
 
 _I = re.IGNORECASE
-_PEOPLE = r"(?:patients?|cases?|children|subjects|adults|individuals|women|men|girls|boys|participants|persons|people)"
+#: Words for the people a study treats ("patients", "cases", "children").
+PEOPLE = r"(?:patients?|cases?|children|subjects|adults|individuals|women|men|girls|boys|participants|persons|people)"
 
 # -- counts ---------------------------------------------------------------------------------
 
@@ -54,26 +55,26 @@ FRACTION_SLASH = re.compile(
 )
 #: "Both cases", "both patients", "in both".
 BOTH = re.compile(
-    rf"\bboth\s+(?:of\s+(?:the|these|our)\s+)?{_PEOPLE}\b|\bboth\s+(?:of\s+them|had|showed|patients)\b", _I
+    rf"\bboth\s+(?:of\s+(?:the|these|our)\s+)?{PEOPLE}\b|\bboth\s+(?:of\s+them|had|showed|patients)\b", _I
 )
 #: "all three patients", "All 12 cases".
-ALL_N = re.compile(rf"\ball\s+(?:of\s+the\s+)?(?P<n>{NUMBER})\s+(?:\w+\s+)?{_PEOPLE}", _I)
+ALL_N = re.compile(rf"\ball\s+(?:of\s+the\s+)?(?P<n>{NUMBER})\s+(?:\w+\s+)?{PEOPLE}", _I)
 #: A responder count before a verb of outcome: "Eight patients have shown", "two cases healed".
 RESPONDERS = re.compile(
-    rf"\b(?P<r>{NUMBER})\s+(?:\w+\s+){{0,2}}?{_PEOPLE}\s+(?:\w+\s+)?(?:have\s+|had\s+|has\s+)?"
+    rf"\b(?P<r>{NUMBER})\s+(?:\w+\s+){{0,2}}?{PEOPLE}\s+(?:\w+\s+)?(?:have\s+|had\s+|has\s+)?"
     r"(?:shown|showed|show|had|achieved|reported|experienced|responded|improved|healed|were\s+(?:cured|improved|healed))\b",
     _I,
 )
 #: Patients treated: "Nine patients have been treated", "38 patients ... treated with",
 #: "We report four cases", "in seven patients with", "Of the 34 patients that received".
 TREATED = re.compile(
-    rf"\b(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{_PEOPLE}\b(?:[^.;]{{0,60}}?)\b(?:were\s+|was\s+|have\s+been\s+|had\s+been\s+|who\s+|that\s+)?"
+    rf"\b(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PEOPLE}\b(?:[^.;]{{0,60}}?)\b(?:were\s+|was\s+|have\s+been\s+|had\s+been\s+|who\s+|that\s+)?"
     r"(?:treated|received|receiving|underwent|undergoing|given|prescribed|managed|injected)\b",
     _I,
 )
 REPORTED = re.compile(
     rf"\b(?:report|reports|reported|present|presents|describe|describes|discuss|studied|included|identified|analy[sz]ed|reviewed|evaluated?|evaluates)"
-    rf"\s+(?:on\s+|here\s+|herein\s+)?(?:the\s+)?(?:effects?\s+\w+\s+\w+\s+\w+\s+in\s+)?(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,2}}?{_PEOPLE}",
+    rf"\s+(?:on\s+|here\s+|herein\s+)?(?:the\s+)?(?:effects?\s+\w+\s+\w+\s+\w+\s+in\s+)?(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}",
     _I,
 )
 N_EQUALS = re.compile(r"\(\s*n\s*=\s*(?P<n>\d{1,5})\s*\)", _I)
@@ -190,7 +191,7 @@ PURPOSE = re.compile(
 )
 #: A percentage that describes patients, not a concentration ("58% showed", "54 per cent of patients").
 PERCENT_OF_PATIENTS = re.compile(
-    rf"^\s*\)?\s*(?:of\s+(?:the\s+|all\s+)?(?:\w+\s+)?{_PEOPLE}|of\s+cases|\(?\d+\)?\s+{_PEOPLE}|;\s*\d+/\d+"
+    rf"^\s*\)?\s*(?:of\s+(?:the\s+|all\s+)?(?:\w+\s+)?{PEOPLE}|of\s+cases|\(?\d+\)?\s+{PEOPLE}|;\s*\d+/\d+"
     r"|(?:showed|had|achieved|experienced|reported|improved|responded|were|healed))",
     _I,
 )
@@ -224,7 +225,7 @@ DESIGN_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 #: Wording of a report on a few patients: "We report two cases", "in three patients".
 FEW_PATIENTS = re.compile(
-    rf"\b(?:report|present|describe|discuss)\w*\s+(?:on\s+|here\s+|herein\s+)?(?:the\s+)?(?P<n>{NUMBER}|a|one)\s+(?:[\w-]+\s+){{0,2}}?{_PEOPLE}",
+    rf"\b(?:report|present|describe|discuss)\w*\s+(?:on\s+|here\s+|herein\s+)?(?:the\s+)?(?P<n>{NUMBER}|a|one)\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}",
     _I,
 )
 #: Publication types (PubMed) that settle the design on their own.

@@ -555,7 +555,7 @@ def _candidates(
         if response is None:
             continue
         context = _clause_context(doc, span, mentions) if explicit else doc.context
-        n_treated, n_responded, fraction = _counts(doc, sentence, clause)
+        n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
         response = _with_counts(response, n_treated, n_responded, fraction)
         if doc.design == "case_report" and n_treated == 1 and n_responded is None:
             n_responded = (
@@ -656,8 +656,12 @@ def _response(text: str) -> str | None:
     return "improved"
 
 
-def _counts(doc: _Article, sentence: Sentence, clause: str) -> tuple[int | None, int | None, float | None]:
-    """(treated, responded, responder fraction) stated in the sentence or known for the article."""
+def _counts(
+    doc: _Article, sentence: Sentence, clause: str, group: _Group | None = None
+) -> tuple[int | None, int | None, float | None]:
+    """(treated, responded, responder fraction) stated in the sentence or known for the article;
+    the patients given ``group``'s intervention when the article says how many, rather than the
+    whole cohort."""
     text = sentence.text
     for m in (*cues.FRACTION_SLASH.finditer(clause), *cues.FRACTION_OF.finditer(clause)):
         r, n = cues.number(m.group("r")), cues.number(m.group("n"))
@@ -668,7 +672,7 @@ def _counts(doc: _Article, sentence: Sentence, clause: str) -> tuple[int | None,
     all_n = cues.ALL_N.search(clause)
     if all_n and (n := cues.number(all_n.group("n"))):
         return n, n, 1.0
-    treated = _treated_here(text) or doc.n_treated
+    treated = (_treated_with(doc, group) if group else None) or _treated_here(text) or doc.n_treated
     if treated is None:
         eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
         treated = eq[-1] if eq and sentence.index > 0 else None
@@ -679,6 +683,37 @@ def _counts(doc: _Article, sentence: Sentence, clause: str) -> tuple[int | None,
     if percent is not None:
         return treated, None, percent
     return treated, None, None
+
+
+_GIVEN_BEFORE = re.compile(
+    rf"\b(?P<n>{cues.NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}\s+(?:were\s+|was\s+|had\s+been\s+)?"
+    r"(?:randomi[sz]ed\s+to|assigned\s+to|allocated\s+to|received|receiving|treated\s+with|given|started\s+on"
+    r"|switched\s+to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$",
+    re.IGNORECASE,
+)
+_GIVEN_AFTER = re.compile(
+    rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*\(\s*n\s*=\s*(?P<n>\d{{1,5}})\s*\)"
+    rf"|^\s+(?:was|were)\s+(?:given|administered|used|started)\s+(?:to|in)\s+(?P<m>{cues.NUMBER})\s+(?:\w+\s+)?{cues.PEOPLE}",
+    re.IGNORECASE,
+)
+
+
+def _treated_with(doc: _Article, group: _Group) -> int | None:
+    """How many patients the article says were given the group's intervention: "13 patients
+    received infliximab", "the rituximab group (n = 24)"; None when it does not say."""
+    ids = set(group.ids)
+    for mentions in doc.mentions:
+        for m in mentions:
+            if m.kind != "intervention" or m.id not in ids:
+                continue
+            before = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start])
+            after = _GIVEN_AFTER.match(doc.text[m.end : m.end + 80])
+            for found in (before, after):
+                if found:
+                    value = found.groupdict().get("n") or found.groupdict().get("m")
+                    if value and (n := cues.number(value)):
+                        return n
+    return None
 
 
 def _treated_here(text: str) -> int | None:
