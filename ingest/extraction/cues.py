@@ -171,6 +171,16 @@ NOT_A_RESULT = re.compile(
 PROGRESSION = re.compile(
     r"\b(?:prevent\w*|risk\s+factors?\s+for|halt\w*|slow\w*)\s+(?:the\s+)?(?:\w+\s+){0,2}?progression\b", _I
 )
+#: What is known from the literature, not what this study found: "have been shown", "is the
+#: mainstay", "are most often used" (a finding in a review; background in a primary study).
+LITERATURE = re.compile(
+    r"\b(?:ha(?:ve|s)\s+(?:been\s+)?(?:shown|reported|demonstrated|proven|described|suggested)"
+    r"|(?:is|are|remains?)\s+(?:the\s+)?(?:mainstay|first[- ]line|treatment\s+of\s+choice|standard\s+of\s+care)"
+    r"|(?:is|are)\s+(?:most\s+)?(?:often|commonly|frequently|usually|widely)\s+(?:used|prescribed|recommended)"
+    r"|often\s+requires?|(?:previous|prior|earlier|several|many)\s+(?:studies|reports|trials)"
+    r"|(?:predict\w*|independent\s+factors?)\s+(?:\w+\s+){0,6}?(?:response|outcome))\b",
+    _I,
+)
 #: Prevention of new disease rather than treatment of existing deposits.
 PREVENTION = re.compile(
     r"\b(?:prevent\w*|incidence|onset\s+of|development\s+of|minimi[sz]\w*|risk\s+(?:of|factors?)|associated\s+with\s+(?:an?\s+)?(?:increased|decreased|higher|lower))\b",

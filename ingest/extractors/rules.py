@@ -525,6 +525,8 @@ def _candidates(
         return []
     if not _ANY_CUE.search(text) or cues.NOT_A_RESULT.search(text) or cues.SPONTANEOUS.search(text):
         return []
+    if primary and cues.LITERATURE.search(text) and not _FIRST_PERSON.search(text):
+        return []  # what the literature says, inside a report of the authors' own patients
     has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
     names_context = any(m.kind == "context" for m in mentions)
     failed = failed_span(sentence) if explicit and doc.design in {"case_report", "case_series"} else None
