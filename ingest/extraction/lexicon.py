@@ -179,7 +179,9 @@ class Lexicon:
         stems = (
             "|".join(sorted((re.escape(stem) for stem in general.inn_stems), key=len, reverse=True)) if general else ""
         )
-        self._stem_pattern = re.compile(rf"\b[A-Za-z]{{4,}}(?:{stems})\b", re.IGNORECASE) if stems else None
+        # The pattern finds the stem and the word's start is looked up after: a leading "\b\w+"
+        # would make the engine try every word of every abstract.
+        self._stem_pattern = re.compile(rf"(?:{stems})\b", re.IGNORECASE) if stems else None
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
@@ -355,9 +357,13 @@ class Lexicon:
         extra = []
         # One regular-expression pass over the text finds the candidates; most abstracts have none.
         for match in self._stem_pattern.finditer(text):
-            word = match.group()
-            lower = word.lower()
             start = match.start()
+            while start > 0 and text[start - 1].isalpha():
+                start -= 1
+            if match.start() - start < 4 or (start > 0 and (text[start - 1].isdigit() or text[start - 1] == "_")):
+                continue  # "concept", "except": too short to be a name built on the stem
+            word = text[start : match.end()]
+            lower = word.lower()
             if word.isupper() or any(a <= start < b for a, b in covered) or (lower,) in self._names:
                 continue
             extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(lower), start, start + len(word), word))
