@@ -364,15 +364,30 @@ def test_extraction_in_the_pipeline_replaces_its_own_findings_only(db_url: str) 
 
 
 def test_quality_floor_on_the_development_corpus() -> None:
-    """Fails when extraction quality falls below what it reached (issue 4 targets in brackets)."""
+    """Fails when in-topic quality on calcinosis falls below what the general extractor reaches
+    (issue 4 targets in brackets; the extractor written against this corpus alone reached 0.92)."""
     from ingest.extraction.corpus import extract_rows, read_jsonl
 
     path = shared_path("corpus", "calcinosis_dev.jsonl")
     items = list(read_jsonl(path))
     gold = {item.article.id: item.gold or () for item in items}
     result = evaluate(gold, [row for _, row in extract_rows(items, PACK, "rules")])
-    assert result.f1 >= 0.88  # [0.80]
+    assert result.f1 >= 0.85  # [0.80]
     assert (result.response.value or 0) >= 0.93  # [0.75]
     assert (result.study_design.value or 0) >= 0.93  # [0.80]
-    assert (result.n_treated.value or 0) >= 0.93  # [0.80]
+    assert (result.n_treated.value or 0) >= 0.90  # [0.80]
     assert result.findings_on_empty_gold <= 2  # [3]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "topic", "floor"),
+    [("calcinosis_dev.jsonl", "calcinosis", 0.69), ("pg_dev.jsonl", "pyoderma-gangrenosum", 0.47),
+     ("ssc_ild_dev.jsonl", "ssc-ild", 0.45)],
+)  # fmt: skip
+def test_held_out_quality_floor(name: str, topic: str, floor: float) -> None:
+    """Leave-one-topic-out pair F1 must not fall below what it reached (issue 14 asks for 0.70)."""
+    from ingest.extraction.protocol import run_topic
+
+    run = run_topic(shared_path("corpus", name), load_topic(topic), "rules", held_out=True)
+    assert run.evaluation.f1 >= floor
