@@ -97,7 +97,8 @@ POSITIVE = re.compile(
     r"|benefi(?:t|ts|ted|cial)|respon(?:se|ses|ded|ding|der|ders|sive)|effective(?:ness)?|efficacious"
     r"|evidence\s+supports?|supports?\s+the\s+use"
     r"|success(?:ful|fully)?|useful|promising|favou?rable|excellent|dramatic|remission|softening|less\s+painful"
-    r"|settled\s+down|cleared|clearance|smaller|shrinkage)\b",
+    r"|settled\s+down|cleared|clearance|smaller|shrinkage|superior(?:ity)?|favou?r(?:ed|ing|s)"
+    r"|preserv(?:ed|es|ation)|slow(?:ed|s)?\s+(?:the\s+)?(?:rate\s+of\s+)?(?:decline|progression))\b",
     _I,
 )
 #: Favourable although written with a negation: "no new lesions", "without recurrence".

@@ -641,6 +641,8 @@ def _response(text: str) -> str | None:
     if not text.strip():
         return None
     favourable_despite_negation = bool(cues.NO_NEW.search(text))
+    if _BREAKDOWN.search(text) and cues.POSITIVE.search(text) and (cues.WORSENED.search(text) or _WORSE.search(text)):
+        return "mixed"  # "six improved, eight were stable and thirteen worsened": outcomes split by patient
     if cues.WORSENED.search(text):
         return "worsened"
     negated = cues.NEGATED.search(text)
@@ -656,6 +658,11 @@ def _response(text: str) -> str | None:
     if cues.COMPLETE.search(text):
         return "complete"
     return "improved"
+
+
+#: Counts or shares of patients, as an outcome breakdown states them ("6 (22%)", "in 8 patients").
+_BREAKDOWN = re.compile(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
+_WORSE = re.compile(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
 
 
 def _counts(
