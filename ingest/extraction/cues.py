@@ -203,7 +203,15 @@ PURPOSE = re.compile(
 #: A percentage that describes patients, not a concentration ("58% showed", "54 per cent of patients").
 PERCENT_OF_PATIENTS = re.compile(
     rf"^\s*\)?\s*(?:of\s+(?:the\s+|all\s+)?(?:\w+\s+)?{PEOPLE}|of\s+cases|\(?\d+\)?\s+{PEOPLE}|;\s*\d+/\d+"
-    r"|(?:showed|had|achieved|experienced|reported|improved|responded|were|healed))",
+    r"|(?:showed|had|achieved|experienced|reported|improved|responded|were|healed)"
+    r"|(?:complete\s+|partial\s+|clinical\s+)?(?:healing|response|remission|improvement|resolution)\b)",
+    _I,
+)
+#: A systematic search of the literature: "we searched MEDLINE and EMBASE", "studies met inclusion criteria".
+LITERATURE_SEARCH = re.compile(
+    r"\b(?:we\s+(?:systematically\s+)?searched|(?:MEDLINE|EMBASE|Cochrane|PubMed|Scopus|Web\s+of\s+Science)\b"
+    r"[^.]{0,80}\b(?:MEDLINE|EMBASE|Cochrane|PubMed|Scopus|Web\s+of\s+Science)|(?:studies|articles|reports)\s+met"
+    r"\s+(?:the\s+)?(?:inclusion|eligibility)\s+criteria|PRISMA)\b",
     _I,
 )
 #: The article describes its own review ("this review", "is reviewed here", "we review").

@@ -426,6 +426,9 @@ class Lexicon:
             if len(window) > 1 and hits and all(kind == "context" for kind, _ in hits):
                 # "hyperphosphatemic familial tumoral calcinosis" also names the condition.
                 out.extend(m for m in self._scan(window[1:], {}, abbreviations=False) if m.kind == "condition")
+            if len(window) > 1 and hits and all(kind == "condition" for kind, _ in hits):
+                # "SSc-ILD", "scleroderma lung disease" also name the disease context.
+                out.extend(m for m in self._scan(window[:-1], definitions, abbreviations=True) if m.kind == "context")
             i = best_end + 1
         return out
 

@@ -173,7 +173,9 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
         return None
     stated = _stated_treated(text)
     design = _design(article.publication_types, title, sentences, stated)
-    context = _context(lexicon, condition, title, text, title_mentions, mentions, indexed, sentences)
+    context = _context(
+        lexicon, condition, title, text, title_mentions, mentions, indexed, sentences, review=design in _REVIEWS
+    )
     doc = _Article(
         lexicon=lexicon,
         text=text,
@@ -240,13 +242,17 @@ def _context(
     body: list[list[Mention]],
     indexed: list[tuple[Kind, str]],
     sentences: list[Sentence] | None = None,
+    *,
+    review: bool = False,
 ) -> str | None:
     """The disease context the article's population is framed by; None when mixed or unsaid.
 
     A context named only in background sentences ("PG often accompanies inflammatory bowel
     disease") weighs half as much as one naming the population. When several contexts are
     named, the topic's label precedence (``condition_labels.precedence``) decides where it ranks
-    them (peristomal before inflammatory bowel disease).
+    them (peristomal before inflammatory bowel disease). A review pools populations: a context
+    its abstract names once, in its results ("patients with concurrent IBD may benefit"), does
+    not frame it.
     """
     allowed = lexicon.condition_contexts.get(condition, frozenset())
     families = lexicon.context_family
@@ -264,6 +270,13 @@ def _context(
         for m in mentions:
             if m.kind == "context" and m.id in allowed:
                 votes[m.id] += 1 if background else 2
+    if review and not in_title and sentences is not None:
+        named = [
+            (i, m.id) for i, mentions in enumerate(body) for m in mentions if m.kind == "context" and m.id in allowed
+        ]
+        framing = any(i < 2 or section_family(sentences[i].section) in {"background", "methods"} for i, _ in named)
+        if len(named) < 2 and not framing:
+            votes.clear()
     for kind, id_ in indexed:
         if kind == "context" and id_ in allowed:
             votes[id_] += 4
@@ -311,7 +324,11 @@ def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sent
     if own is not None and not cues.DESIGN_CUES[0][1].search(title) and _LITERATURE_REVIEW.search(f"{title} {text}"):
         # A report of the authors' own patients followed by a review of the literature.
         return "case_report" if own == 1 else "case_series"
-    if cues.DESIGN_CUES[0][1].search(title) or cues.DESIGN_CUES[0][1].search(text):
+    if (
+        cues.DESIGN_CUES[0][1].search(title)
+        or cues.DESIGN_CUES[0][1].search(text)
+        or cues.LITERATURE_SEARCH.search(text)
+    ):
         return "systematic_review"
     if from_types and min(from_types, key=order.index) in {"systematic_review", "rct", "review"}:
         return min(from_types, key=order.index)
@@ -558,7 +575,7 @@ def _candidates(
             continue
         context = _clause_context(doc, span, mentions) if explicit else doc.context
         n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
-        response = _with_counts(response, n_treated, n_responded, fraction)
+        response = _with_counts(response, n_treated, n_responded, fraction, bool(_COMPARED.search(clause)))
         if doc.design == "case_report" and n_treated == 1 and n_responded is None:
             n_responded = (
                 1
@@ -660,6 +677,12 @@ def _response(text: str) -> str | None:
     return "improved"
 
 
+#: A benefit stated against a comparator arm.
+_COMPARED = re.compile(
+    r"\b(?:superior\s+to|better\s+than|compared\s+(?:with|to)\s+(?:the\s+)?placebo|than\s+(?:with\s+)?placebo"
+    r"|versus\s+placebo|vs\.?\s+placebo|over\s+placebo)\b",
+    re.I,
+)
 #: Counts or shares of patients, as an outcome breakdown states them ("6 (22%)", "in 8 patients").
 _BREAKDOWN = re.compile(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
 _WORSE = re.compile(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
@@ -744,8 +767,13 @@ def _percent(text: str) -> float | None:
     return None
 
 
-def _with_counts(response: str, treated: int | None, responded: int | None, fraction: float | None) -> str:
-    """The count rule: a responder fraction strictly between 0 and 100 % is a mixed response."""
+def _with_counts(
+    response: str, treated: int | None, responded: int | None, fraction: float | None, compared: bool = False
+) -> str:
+    """The count rule: a responder fraction strictly between 0 and 100 % is a mixed response,
+    except a benefit over a comparator ("superior to placebo (46% vs 6%)"), which is improved."""
+    if compared and response in {"complete", "partial", "improved"}:
+        return "improved"
     if fraction is not None and 0 < fraction < 1 and response in {"complete", "partial", "improved", "none"}:
         return "mixed"
     if responded == 0 and treated and response in {"improved", "complete", "partial"}:
