@@ -175,7 +175,9 @@ PROGRESSION = re.compile(
 #: What is known from the literature, not what this study found: "have been shown", "is the
 #: mainstay", "are most often used" (a finding in a review; background in a primary study).
 LITERATURE = re.compile(
-    r"\b(?:ha(?:ve|s)\s+(?:been\s+)?(?:shown|reported|demonstrated|proven|described|suggested)"
+    r"\b(?:ha(?:ve|s)\s+been\s+(?:shown|reported|demonstrated|proven|described|suggested)"
+    r"|(?:studies|reports|trials|authors|drugs|agents|therapies|treatments|inhibitors)\s+ha(?:ve|s)\s+"
+    r"(?:shown|reported|demonstrated|suggested)"
     r"|(?:is|are|remains?)\s+(?:the\s+)?(?:mainstay|first[- ]line|treatment\s+of\s+choice|standard\s+of\s+care)"
     r"|(?:is|are)\s+(?:most\s+)?(?:often|commonly|frequently|usually|widely)\s+(?:used|prescribed|recommended)"
     r"|often\s+requires?|(?:previous|prior|earlier|several|many)\s+(?:studies|reports|trials)"
