@@ -33,6 +33,8 @@ KINDS: tuple[Kind, ...] = ("intervention", "condition", "context")
 NOT_TREATMENT = "not-treatment"
 
 _TOKEN = re.compile(r"[^\W_]+")
+#: Words long enough to be a name built on an INN stem (four letters, then a stem of three or more).
+_LONG_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{7,}(?![^\W\d_])")
 #: Words allowed between a route and its drug: "IV pulse cyclophosphamide", "oral low-dose".
 _ROUTE_FILLERS = frozenset(
     {"pulse", "pulsed", "monthly", "weekly", "daily", "low", "high", "dose", "of", "the", "with"}
@@ -175,13 +177,8 @@ class Lexicon:
                     terms = (cls.name, *cls.synonyms)
                     self._add("intervention", class_level[cls.id], terms, cls.abbreviations, only_new=True)
         self._routes = {_key(term): label for term, label in (general.routes.items() if general else ())}
-        # A word built on an INN stem, at least four letters before it ("concept" is not a name).
-        stems = (
-            "|".join(sorted((re.escape(stem) for stem in general.inn_stems), key=len, reverse=True)) if general else ""
-        )
-        # The pattern finds the stem and the word's start is looked up after: a leading "\b\w+"
-        # would make the engine try every word of every abstract.
-        self._stem_pattern = re.compile(rf"(?:{stems})\b", re.IGNORECASE) if stems else None
+        # A word built on an INN stem, with at least four letters before it ("concept" is not a name).
+        self._stems = tuple(general.inn_stems) if general else ()
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
@@ -351,22 +348,24 @@ class Lexicon:
         return f"{intervention_id}{ROUTE_SEPARATOR}{route}"
 
     def _unmapped(self, text: str, mentions: list[Mention]) -> list[Mention]:
-        if self._stem_pattern is None:
+        if not self._stems:
             return mentions
+        # The abstract's distinct long words are few: test those, then find where the rare hits are.
+        hits = {
+            w
+            for w in set(_LONG_WORD.findall(text))
+            if not w.isupper()
+            and any(w.lower().endswith(stem) and len(w) >= len(stem) + 4 for stem in self._stems)
+            and (w.lower(),) not in self._names
+        }
         covered = [(m.start, m.end) for m in mentions]
         extra = []
-        # One regular-expression pass over the text finds the candidates; most abstracts have none.
-        for match in self._stem_pattern.finditer(text):
-            start = match.start()
-            while start > 0 and text[start - 1].isalpha():
-                start -= 1
-            if match.start() - start < 4 or (start > 0 and (text[start - 1].isdigit() or text[start - 1] == "_")):
-                continue  # "concept", "except": too short to be a name built on the stem
-            word = text[start : match.end()]
-            lower = word.lower()
-            if word.isupper() or any(a <= start < b for a, b in covered) or (lower,) in self._names:
-                continue
-            extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(lower), start, start + len(word), word))
+        for word in sorted(hits):
+            for match in re.finditer(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", text):
+                start = match.start()
+                if any(a <= start < b for a, b in covered):
+                    continue
+                extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(word.lower()), start, match.end(), word))
         if not extra:
             return mentions
         return sorted([*mentions, *extra], key=lambda m: (m.start, m.end))
