@@ -91,3 +91,13 @@ def test_label_precedence_chooses_between_contexts_an_article_names() -> None:
         pack,
     )
     assert {(d, c) for d, c, _, _ in found} == {("infliximab", "pyoderma gangrenosum (peristomal)")}
+
+
+def test_advice_is_not_an_outcome() -> None:
+    found = rows(
+        "Calcinosis cutis is painful. "
+        "Successful treatment of calcinosis cutis often requires diltiazem and wound care. "
+        "Diltiazem should be considered in patients with ulcerated calcinosis cutis.",
+        "Calcinosis cutis: an overview",
+    )
+    assert found == []

@@ -184,6 +184,11 @@ LITERATURE = re.compile(
     r"|(?:predict\w*|independent\s+factors?)\s+(?:\w+\s+){0,6}?(?:response|outcome))\b",
     _I,
 )
+#: Advice and requirements, not outcomes: "should be considered", "often requires".
+NORMATIVE = re.compile(
+    r"\b(?:should\s+be\s+(?:considered|suspected)|often\s+requires?|may\s+facilitate|requires?\s+a\s+high)\b",
+    _I,
+)
 #: Prevention of new disease rather than treatment of existing deposits.
 PREVENTION = re.compile(
     r"\b(?:prevent\w*|incidence|onset\s+of|development\s+of|minimi[sz]\w*|risk\s+(?:of|factors?)|associated\s+with\s+(?:an?\s+)?(?:increased|decreased|higher|lower))\b",

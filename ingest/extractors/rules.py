@@ -542,6 +542,8 @@ def _candidates(
         return []
     if not _ANY_CUE.search(text) or cues.NOT_A_RESULT.search(text) or cues.SPONTANEOUS.search(text):
         return []
+    if cues.NORMATIVE.search(text) and not _states_counts(text):
+        return []  # advice or a requirement, not an outcome
     if primary and cues.LITERATURE.search(text) and not _FIRST_PERSON.search(text):
         return []  # what the literature says, inside a report of the authors' own patients
     has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
