@@ -46,11 +46,6 @@ _CAUSE = re.compile(
     r"|paradoxical|drug[- ]induced|secondary\s+to)\b",
     re.I,
 )
-_FAILED_BEFORE = re.compile(
-    r"\b(?:refractory|resistant|unresponsive|despite|failed|failure\s+of|recalcitrant|no\s+response\s+to"
-    r"|did\s+not\s+respond|inadequate\s+response)\b",
-    re.I,
-)
 _BACKGROUND = re.compile(r"\b(?:previously|prior|history\s+of|on\s+long-term|maintained\s+on|concomitant)\b", re.I)
 _COMPARATOR = re.compile(r"\b(?:placebo|compared\s+with|versus|vs\.?|control\s+group|comparator)\b", re.I)
 _TREAT_VERB = re.compile(
@@ -207,7 +202,7 @@ def features(doc: _rules._Article, candidate: Candidate, siblings: int) -> dict[
         flags["counts"] = max(flags["counts"], 1.0 if _rules._states_counts(text) else 0.0)
         flags["hedge"] = max(flags["hedge"], 1.0 if cues.HEDGE.search(text) else 0.0)
         flags["cause"] = max(flags["cause"], 1.0 if _CAUSE.search(window) else 0.0)
-        flags["failed_before"] = max(flags["failed_before"], 1.0 if _FAILED_BEFORE.search(window) else 0.0)
+        flags["failed_before"] = max(flags["failed_before"], 1.0 if cues.FAILED_BEFORE.search(window) else 0.0)
         flags["background"] = max(flags["background"], 1.0 if _BACKGROUND.search(window) else 0.0)
         flags["comparator"] = max(flags["comparator"], 1.0 if _COMPARATOR.search(window) else 0.0)
         flags["treat_verb"] = max(flags["treat_verb"], 1.0 if _TREAT_VERB.search(window) else 0.0)
