@@ -72,6 +72,7 @@ def findings(
     design: str | None = None,
     since: int | str | date | None = None,
     *,
+    min_confidence: float | None = None,
     db: DB = None,
 ) -> pd.DataFrame:
     """Findings with their sources, newest first.
@@ -83,6 +84,9 @@ def findings(
         context: disease context (``systemic sclerosis``, ``SSc``), or :data:`UNSPECIFIED`.
         design: one study design (``case_series``, ``rct``, …).
         since: keep findings from articles published in or after this year (or date).
+        min_confidence: keep extracted findings whose confidence is at least this (between 0
+            and 1; ``kb eval --folds`` shows the precision each threshold gave on held-out
+            topics); curated findings are always kept.
         db: where to read (see module docs).
 
     Returns:
@@ -114,6 +118,11 @@ def findings(
     if since is not None:
         clauses.append("a.year >= :since")
         params["since"] = _year(since)
+    if min_confidence is not None:
+        if not 0.0 <= float(min_confidence) <= 1.0:
+            raise ValueError(f"min_confidence must be between 0 and 1, not {min_confidence!r}")
+        clauses.append("(f.origin = 'curated' OR f.confidence >= :min_confidence)")
+        params["min_confidence"] = float(min_confidence)
     return _read_findings(engine, scope, clauses, params, via=via)
 
 

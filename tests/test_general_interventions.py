@@ -258,3 +258,36 @@ def test_extract_rows_default_to_the_general_lexicon(tmp_path: Path) -> None:
     path.write_text(json.dumps(article) + "\n", encoding="utf-8")
     out = [row for _, row in extract_rows(read_jsonl(path), BARE, "rules")]
     assert [r["drug_norm"] for r in out] == ["verapamil"]
+
+
+def test_findings_filter_on_confidence_and_keep_curated_ones(tmp_path: Path) -> None:
+    import queries
+    from ingest.pipeline import build_topic
+    from kb.models import ArticleRecord, ArticleSource
+    from kb.store import Store
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    store = Store.open(url)
+    store.save_articles(
+        [
+            ArticleRecord(
+                id="pubmed:2",
+                pmid="2",
+                title="Verapamil for calcinosis cutis",
+                abstract="We report a woman with calcinosis cutis. After verapamil the calcinosis improved.",
+            )
+        ]
+    )
+    build_topic(store, CALCINOSIS)
+    store.save_article_sources([ArticleSource(article_id="pubmed:2", topic_id="calcinosis", kind="seed", detail="")])
+    build_topic(store, CALCINOSIS)
+    store.close()
+    every = queries.findings(db=url)
+    extracted = every[every["origin"] == "extracted"]
+    assert len(extracted) == 1
+    confidence = float(extracted["confidence"].iloc[0])
+    above = queries.findings(min_confidence=min(1.0, confidence + 0.01), db=url)
+    assert set(above["origin"]) == {"curated"} and len(above) == len(every) - 1
+    assert len(queries.findings(min_confidence=confidence, db=url)) == len(every)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        queries.findings(min_confidence=2, db=url)
