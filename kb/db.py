@@ -100,11 +100,24 @@ def require_writable_file(path: Path) -> None:
     Raises:
         StoreError: ``permission denied: PATH``.
     """
+    blocked = blocked_folder(path)
+    if blocked is not None:
+        raise StoreError(f"permission denied: {blocked}")
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
         raise StoreError(f"permission denied: {path}")
     folder = path.parent if path.parent.exists() else _existing_parent(path)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise StoreError(f"permission denied: {folder}")
+
+
+def blocked_folder(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` this process may not enter, if any."""
+    for folder in reversed(path.absolute().parents):
+        if folder.exists() and not os.access(folder, os.X_OK):
+            return folder
+        if not folder.exists():
+            return None
+    return None
 
 
 def _existing_parent(path: Path) -> Path:

@@ -14,7 +14,7 @@ import os
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from kb.db import database_url, parse_url, sqlite_file
+from kb.db import blocked_folder, database_url, parse_url, sqlite_file
 from kb.errors import KBError, StoreError
 from kb.schema import read_state, require_current
 
@@ -48,8 +48,9 @@ def _engine(url: str) -> Engine:
         path = sqlite_file(parsed)
         if path is None:
             raise KBError("the query API needs a KB file or server, not an in-memory SQLite database")
-        if path.parent.exists() and not os.access(path.parent, os.X_OK):
-            raise StoreError(f"permission denied: {path.parent}")
+        blocked = blocked_folder(path)
+        if blocked is not None:
+            raise StoreError(f"permission denied: {blocked}")
         if not path.is_file():
             raise KBError(
                 f"no knowledge base at {path.resolve()}: run 'kb build' (or 'make demo') first, "
