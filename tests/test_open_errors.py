@@ -26,7 +26,7 @@ BUILD = ["build", "--topic", str(MINI_TOPIC), "--no-site"]
 
 
 def kb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KB_DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k != "KB_DATABASE_URL"} | {"COLUMNS": "200"}
     return subprocess.run([str(KB), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -155,3 +155,23 @@ def test_a_read_only_file_or_folder_says_permission_denied(tmp_path: Path) -> No
         folder.chmod(0o755)
         path.chmod(0o644)
         shutil.rmtree(folder.parent)
+
+
+@pytest.mark.parametrize("name", ["with #hash", "with ?query", "with %25 percent", "with  spaces"])
+def test_a_kb_path_with_url_characters_opens_that_file_for_reading(tmp_path: Path, name: str) -> None:
+    from queries.downloads import write_downloads
+
+    folder = tmp_path / name
+    path = folder / "kb #1.sqlite"
+    url = sqlite_url(path)
+    result = kb("build", "--topic", str(MINI_TOPIC), "--db", url, "--no-site", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(queries.findings(db=url)) == 7
+    shown = kb("treatments", "calcinosis", "--db", url, cwd=tmp_path)
+    assert shown.returncode == 0 and "diltiazem" in shown.stdout, shown
+    write_downloads(tmp_path / "downloads", db=url)
+    with sqlite3.connect(tmp_path / "downloads" / "kb.sqlite") as copy:
+        assert copy.execute("SELECT COUNT(*) FROM finding").fetchone() == (7,)
+    # Nothing else was opened (and so created) on the way.
+    assert sorted(p.name for p in folder.iterdir()) == ["kb #1.sqlite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["downloads", name])
