@@ -76,7 +76,11 @@ class Changes:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    # Full precision, like a refresh run's start and end: the changelog and "new since the
+    # last refresh" attribute articles to runs by comparing these times. Rounded to the
+    # second, an article stored in the second its run began sorted before the run's start
+    # and was listed under no run at all.
+    return datetime.now(UTC)
 
 
 class Store:

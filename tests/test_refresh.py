@@ -587,11 +587,19 @@ def test_the_site_changelog_shows_each_run_and_what_it_added(db_url: str, pack: 
         first = run(fake, db_url, pack)
         fake.add_record("40000999", edat=RECENT, title="A late paper on calcinosis and diltiazem")
         fake.set_search("qa[tiab]", [*found["qa"], "40000999"])
+        # Start just after a second begins, so the run stores its article within the second it
+        # started in: an article's time must not be rounded to before its run began (it was,
+        # which made this test fail whenever the run happened to straddle no second boundary).
+        time.sleep(1.02 - time.time() % 1)
         second = run(fake, db_url, pack)
     assert (first.status, second.status) == ("success", "success")
     assert second.articles.added == 1
-    page = render_pages(REPO / "site" / "templates", db=db_url)["changelog.md"]
+    pages = render_pages(REPO / "site" / "templates", db=db_url)
+    page = pages["changelog.md"]
     table = [line for line in page.splitlines() if line.startswith("| ") and "success" in line]
     assert len(table) == 2, page
     assert table[0].split("|")[4].strip() == "1"  # newest first: the second run added one article
-    assert "A late paper on calcinosis and diltiazem](articles/pubmed-40000999.md)" in page
+    late = "A late paper on calcinosis and diltiazem](articles/pubmed-40000999.md)"
+    sections = page.split("\n## ")[1:]  # one per run with articles, newest first
+    assert late in sections[0] and all(late not in s for s in sections[1:]), page
+    assert late.removesuffix("articles/pubmed-40000999.md)") in pages["index.md"]  # new since the last refresh
