@@ -226,9 +226,15 @@ def _upgrade_sqlite(engine: Engine, path: Path, *, backup: bool, wait: float) ->
         with migration.begin() as connection:
             state = _read_state(connection)  # again, now that no other process can write
             require_writable(state)
-            if state.status == "current" or state.revision != before.revision:
-                result = None
+            if state.status == "current":
+                result = None  # another process did it meanwhile
+            elif state.revision != before.revision:
+                raise StoreError(
+                    f"the schema of {state.where} changed while this process was copying it (from {before.revision} "
+                    f"to {state.revision}); nothing was changed. Run the command again"
+                )
             else:
+                _drop_leftovers(connection, state)
                 _migrate(connection)
                 _check_foreign_keys(connection, state)
                 result = Upgrade(state.where, state.revision, head_revision(), copy)
@@ -251,6 +257,19 @@ def _upgrade_sqlite(engine: Engine, path: Path, *, backup: bool, wait: float) ->
     if result is None:
         _discard(copy)  # another process upgraded it meanwhile: this copy is of the upgraded file
     return result
+
+
+def _drop_leftovers(connection: Connection, state: SchemaState) -> None:
+    """Drop the copies a failed batch migration of an earlier release left behind.
+
+    That release ran SQLite migrations without a transaction around their DDL: a failed
+    table rebuild left an empty ``_alembic_tmp_<table>`` (its copy of the rows was rolled
+    back; the original table is intact), and every later attempt failed on it.
+    """
+    for table in sorted(state.tables):
+        original = table.removeprefix("_alembic_tmp_")
+        if table.startswith("_alembic_tmp_") and original in state.tables:
+            connection.exec_driver_sql(f'DROP TABLE "{table}"')
 
 
 def _sqlite_migration_connection(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -385,3 +385,33 @@ def test_write_commands_upgrade_on_their_own_and_say_where_the_copy_is(tmp_path:
     assert f"upgraded the KB at {path} from schema 0005" in result.stderr
     assert f"{path}.before-0005" in result.stderr
     assert read_state(create_kb_engine(f"sqlite:///{path}")).status == "current"
+
+
+def test_a_kb_left_stuck_by_the_previous_releases_failed_upgrade_upgrades(tmp_path: Path) -> None:
+    """That release migrated with foreign keys on and no transaction around SQLite's DDL: the
+    rebuild of `article` failed on the first row referring to an article, and left
+    `_alembic_tmp_article` behind, on which every later attempt failed."""
+    from sqlalchemy.exc import IntegrityError
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    make_kb(url, "0005")
+    before = dump(url)
+    engine = create_kb_engine(url)  # foreign keys on, the driver's own transaction handling
+    config = alembic_config(engine)
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"), engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    engine.dispose()
+    assert "_alembic_tmp_article" in inspect(create_kb_engine(url)).get_table_names()
+
+    store = Store.open(url)
+    assert store.upgraded is not None and store.upgraded.from_revision == "0005"
+    store.close()
+    after = dump(url)
+    assert "_alembic_tmp_article" not in after
+    for table, rows in before.items():
+        if table.startswith("_alembic_tmp_"):
+            continue
+        assert (
+            sorted(([{c: row[c] for c in rows[0]} for row in after[table]] if rows else after[table]), key=repr) == rows
+        )
