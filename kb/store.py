@@ -86,7 +86,7 @@ def _now() -> datetime:
 class Store:
     """Writes to one knowledge-base database.
 
-    Use :meth:`open` to connect (and migrate the schema to the newest revision).
+    Use :meth:`open` to connect (creating or upgrading the schema to the newest revision).
     """
 
     def __init__(self, engine: Engine) -> None:
