@@ -279,6 +279,8 @@ def refresh(
         err.print(f"[bold yellow]refused:[/] {exc}", highlight=False)
         raise typer.Exit(code=EXIT_REFUSED) from exc
     except (KBError, IngestError, FetchError, _Terminated) as exc:
+        if _options.debug:
+            traceback.print_exception(exc, file=sys.stderr)
         err.print(f"[bold red]error:[/] refresh failed: {exc}", highlight=False)
         raise typer.Exit(code=EXIT_FAILED) from exc
     finally:
