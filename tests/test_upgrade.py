@@ -415,3 +415,15 @@ def test_a_kb_left_stuck_by_the_previous_releases_failed_upgrade_upgrades(tmp_pa
         assert (
             sorted(([{c: row[c] for c in rows[0]} for row in after[table]] if rows else after[table]), key=repr) == rows
         )
+
+
+def test_kb_upgrade_on_either_database_upgrades_once_and_reads_then_work(db_url: str, tmp_path: Path) -> None:
+    make_kb(db_url, "0004")
+    refused = kb("runs", "--db", db_url, cwd=tmp_path)
+    assert refused.returncode == 1 and "kb upgrade" in refused.stderr, refused
+    result = kb("upgrade", "--db", db_url, cwd=tmp_path)
+    assert result.returncode == 0, result
+    assert f"from schema 0004 to {head_revision()}" in result.stdout
+    assert ("no copy was taken" in result.stdout) == (sqlite_file(db_url) is None)
+    assert "nothing to do" in kb("upgrade", "--db", db_url, cwd=tmp_path).stdout
+    assert kb("runs", "--db", db_url, cwd=tmp_path).returncode == 0
