@@ -1,7 +1,8 @@
 """The ``kb`` command: build, query, publish and serve the knowledge base.
 
 This module is where the layers are wired together (ingest → kb ← queries); library code
-never imports it. Errors from any layer are shown as one clear line and a non-zero exit code.
+never imports it. Errors from any layer are shown as one clear line and a non-zero exit code;
+``--debug`` (anywhere on the command line) adds the traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import signal
 import sys
 import time
+import traceback
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ingest.errors import IngestError
-from kb.errors import KBError
+from kb.errors import KBBusy, KBError
 
 app = typer.Typer(
     name="kb",
@@ -39,9 +42,39 @@ TopicOption = Annotated[str, typer.Option("--topic", help="Bundled topic name or
 SiteDirOption = Annotated[Path, typer.Option("--site-dir", help="Where the built site goes.")]
 
 
+EXIT_FAILED = 1
+EXIT_BUSY = 12  # the same code as a refresh refused by the refresh lock: another process holds the KB
+
+
+@dataclass(slots=True)
+class _Options:
+    debug: bool = False
+
+
+_options = _Options()
+
+
+@app.callback()
+def _main_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, also print the traceback (and the SQL, if any).")
+    ] = False,
+) -> None:
+    _options.debug = debug
+
+
 def _fail(exc: Exception) -> typer.Exit:
+    if _options.debug:
+        traceback.print_exception(exc, file=sys.stderr)
     err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code=1)
+    return typer.Exit(code=EXIT_BUSY if isinstance(exc, KBBusy) else EXIT_FAILED)
+
+
+def _opened(store: object) -> None:
+    """Say so when opening the KB created or upgraded its schema (and where the copy is)."""
+    upgraded = getattr(store, "upgraded", None)
+    if upgraded is not None:
+        err.print(upgraded.line(), highlight=False)
 
 
 @app.command()
@@ -62,6 +95,7 @@ def build(
     try:
         pack = load_topic(topic)
         store = Store.open(db)
+        _opened(store)
         report = build_topic(store, pack)
         graph = build_graph(store.engine)
         url = store.engine.url.render_as_string(hide_password=True)
@@ -145,6 +179,7 @@ def fetch(
     try:
         client = EntrezClient(EntrezConfig.from_env(email=email, rate=rate), RawCache(cache_dir), offline=offline)
         store = Store.open(db)
+        _opened(store)
         report = fetch_into_store(
             client,
             store,
@@ -235,6 +270,7 @@ def refresh(
         pack = load_topic(topic)
         client = EntrezClient(EntrezConfig.from_env(email=email, api_key=api_key, rate=rate), RawCache(cache_dir))
         store = Store.open(db)
+        _opened(store)
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
     try:
@@ -244,6 +280,8 @@ def refresh(
         err.print(f"[bold yellow]refused:[/] {exc}", highlight=False)
         raise typer.Exit(code=EXIT_REFUSED) from exc
     except (KBError, IngestError, FetchError, _Terminated) as exc:
+        if _options.debug:
+            traceback.print_exception(exc, file=sys.stderr)
         err.print(f"[bold red]error:[/] refresh failed: {exc}", highlight=False)
         raise typer.Exit(code=EXIT_FAILED) from exc
     finally:
@@ -276,21 +314,22 @@ def runs(
     db: DbOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many of the latest runs to list.")] = 20,
 ) -> None:
-    """List the latest refresh runs: when, how they ended, what they changed."""
-    from kb.store import Store
+    """List the latest refresh runs: when, how they ended, what they changed (never writes)."""
+    from queries.catalog import refresh_runs
 
     try:
-        store = Store.open(db)
-        found = store.get_runs(topic, limit)
-        store.close()
+        frame = refresh_runs(db=db)
     except KBError as exc:
         raise _fail(exc) from exc
+    if topic:
+        frame = frame[frame["topic_id"] == topic]
+    found = list(frame.head(limit).itertuples(index=False))
     table = Table(show_edge=False)
     columns = ("id", "topic", "started (UTC)", "seconds", "status", "requests", "articles +/~/-/R", "findings +/~/-")
     for column in columns:
         table.add_column(column)
     for run in found:
-        seconds = f"{(run.finished_at - run.started_at).total_seconds():.0f}" if run.finished_at else ""
+        seconds = "" if _missing(run.finished_at) else f"{(run.finished_at - run.started_at).total_seconds():.0f}"
         table.add_row(
             str(run.id),
             run.topic_id,
@@ -302,9 +341,49 @@ def runs(
             f"{run.findings_added}/{run.findings_changed}/{run.findings_removed}",
         )
     console.print(table)
-    failed = [r for r in found if r.message and r.status in ("partial", "failed")]
+    failed = [r for r in found if not _missing(r.message) and r.status in ("partial", "failed")]
     for run in failed[:5]:
         console.print(f"run {run.id}: {run.message}", highlight=False, soft_wrap=True)
+
+
+@app.command("upgrade")
+def upgrade_command(db: DbOption = None) -> None:
+    """Upgrade a KB written by an older version to this version's schema.
+
+    A SQLite file is copied first, to PATH.before-REV (printed). Write commands (build, fetch,
+    ingest, refresh) upgrade the same way on their own; read-only ones (runs, treatments,
+    export, the query API) never do: they ask for this command.
+    """
+    from kb.db import create_kb_engine, parse_url, require_writable_file, sqlite_file
+    from kb.errors import NotAKnowledgeBase
+    from kb.schema import head_revision, read_state, require_writable, upgrade
+
+    try:
+        path = sqlite_file(parse_url(db))
+        if path is not None and not path.is_file():
+            raise KBError(f"no knowledge base at {path.resolve()}: nothing to upgrade ('kb build' makes one)")
+        engine = create_kb_engine(db)
+        try:
+            state = read_state(engine)
+            require_writable(state)
+            if state.status == "empty":
+                raise NotAKnowledgeBase(f"{state.where} is not a knowledge base (no tables): nothing to upgrade")
+            if state.status == "current":
+                console.print(f"the KB at {state.where} is at schema {head_revision()} already: nothing to do")
+                return
+            if path is not None:
+                require_writable_file(path)
+            done = upgrade(engine, backup=True)
+        finally:
+            engine.dispose()
+    except KBError as exc:
+        raise _fail(exc) from exc
+    if done is None:
+        console.print(f"the KB at {state.where} was upgraded meanwhile by another process: nothing to do")
+        return
+    console.print(done.line(), highlight=False, soft_wrap=True)
+    if path is None:
+        console.print("(no copy was taken of a database server: the upgrade ran as one transaction)", highlight=False)
 
 
 @app.command("ingest")
@@ -324,6 +403,7 @@ def ingest_command(
         raise _fail(FileNotFoundError(f"no such file: {', '.join(missing)}"))
     try:
         store = Store.open(db)
+        _opened(store)
         report = ingest_files(store, files, _topic_id(topic))
         store.refresh_summary()
         store.close()
@@ -603,8 +683,30 @@ def _missing(value: object) -> bool:
 
 
 def main() -> None:
-    """Entry point of the ``kb`` console script."""
-    sys.exit(app())
+    """Entry point of the ``kb`` console script.
+
+    ``--debug`` may follow the command (``kb runs --debug``); it is moved before it. An error
+    no command expected is shown as one line, or as its traceback with ``--debug``.
+    """
+    args = sys.argv[1:]
+    separator = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[:separator]:
+        args = ["--debug", *(a for a in args[:separator] if a != "--debug"), *args[separator:]]
+    try:
+        app(args=args, prog_name="kb")
+    except Exception as exc:
+        if _options.debug:
+            raise
+        err.print(f"[bold red]error:[/] {_one_line(exc)} (run again with --debug for the details)", highlight=False)
+        sys.exit(EXIT_FAILED)
+
+
+def _one_line(exc: BaseException) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = (str(original).strip().splitlines() or [""])[0]
+    return f"{type(original).__name__}: {first}" if first else type(original).__name__
 
 
 if __name__ == "__main__":

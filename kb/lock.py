@@ -27,6 +27,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col
 
+from kb.db import db_error
 from kb.errors import KBError, StoreError
 from kb.models import RefreshLock
 
@@ -134,7 +135,7 @@ class RefreshLockHandle:
                     .values(heartbeat_at=_now())
                 )
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not refresh the lock's heartbeat: {exc}") from exc
+            raise StoreError(f"could not refresh the lock's heartbeat: {db_error(exc, self.engine.url)}") from exc
         if result.rowcount != 1:
             self._lost.set()
             self.check()
@@ -221,7 +222,7 @@ def acquire(
         except IntegrityError:
             pass
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not take the refresh lock: {exc}") from exc
+            raise StoreError(f"could not take the refresh lock: {db_error(exc, engine.url)}") from exc
         holder = read_lock(engine)
         if holder is None:
             continue
@@ -235,7 +236,7 @@ def acquire(
                     .values(**values)
                 )
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not take over the stale refresh lock: {exc}") from exc
+            raise StoreError(f"could not take over the stale refresh lock: {db_error(exc, engine.url)}") from exc
         if result.rowcount == 1:
             log.warning("took over a stale refresh lock of pid %s on %s", holder.pid, holder.host)
             return RefreshLockHandle(engine, owner, took_over=holder, heartbeat_every=heartbeat_every)

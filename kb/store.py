@@ -21,7 +21,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, SQLModel, col
 
 from kb.aggregate import summary_statements
-from kb.db import create_kb_engine, migrate
+from kb.db import create_kb_engine, db_error, require_writable_file, sqlite_file
 from kb.errors import StoreError
 from kb.models import (
     Article,
@@ -44,6 +44,8 @@ from kb.models import (
     Topic,
     finding_id,
 )
+from kb.schema import Upgrade
+from kb.schema import upgrade as upgrade_schema
 from kb.topic import TopicPack
 from kb.vocabulary import Vocabulary
 
@@ -74,29 +76,55 @@ class Changes:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    # Full precision, like a refresh run's start and end: the changelog and "new since the
+    # last refresh" attribute articles to runs by comparing these times. Rounded to the
+    # second, an article stored in the second its run began sorted before the run's start
+    # and was listed under no run at all.
+    return datetime.now(UTC)
 
 
 class Store:
     """Writes to one knowledge-base database.
 
-    Use :meth:`open` to connect (and migrate the schema to the newest revision).
+    Use :meth:`open` to connect (creating or upgrading the schema to the newest revision).
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.upgraded: Upgrade | None = None
+        """The schema upgrade :meth:`open` applied (None if the schema was current)."""
 
     @classmethod
-    def open(cls, url: str | None = None, *, upgrade: bool = True) -> Store:
+    def open(cls, url: str | None = None, *, upgrade: bool = True, backup: bool = True) -> Store:
         """Connect to the KB at ``url`` (default: ``KB_DATABASE_URL`` or ``kb.sqlite``).
 
+        A new database gets the schema; a KB written by an older version is upgraded (a
+        SQLite file is copied to ``PATH.before-REV`` first; see :func:`kb.schema.upgrade`).
+
+        Args:
+            url: the database URL.
+            upgrade: create or upgrade the schema; False opens the database as it is.
+            backup: copy a SQLite KB before upgrading it.
+
         Raises:
-            StoreError: the database cannot be reached or migrated.
+            NotAKnowledgeBase: the database holds another program's tables.
+            NewerKnowledgeBase: a newer version of kb wrote it.
+            KBBusy: another process held the schema for too long.
+            StoreError: the database cannot be reached, written or upgraded.
         """
         engine = create_kb_engine(url)
-        if upgrade:
-            migrate(engine)
-        return cls(engine)
+        store = cls(engine)
+        if not upgrade:
+            return store
+        try:
+            path = sqlite_file(engine.url)
+            if path is not None:
+                require_writable_file(path)
+            store.upgraded = upgrade_schema(engine, backup=backup)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
 
     def close(self) -> None:
         self.engine.dispose()
@@ -119,7 +147,7 @@ class Store:
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
-                raise StoreError(f"could not write to the KB: {exc}") from exc
+                raise StoreError(f"could not write to the KB: {db_error(exc, self.engine.url)}") from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -357,7 +385,7 @@ class Store:
                 else:
                     connection.execute(update(KBState).where(col(KBState.id) == 1).values(**stamp))
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not refresh the evidence summary: {exc}") from exc
+            raise StoreError(f"could not refresh the evidence summary: {db_error(exc, self.engine.url)}") from exc
         return True
 
     # -- findings ------------------------------------------------------------------------

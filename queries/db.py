@@ -1,19 +1,22 @@
 """Read-only connections for the query API.
 
 Queries never write. A SQLite KB is opened read-only (``mode=ro``), so even a bug here cannot
-change it; PostgreSQL sessions are set ``default_transaction_read_only``.
+change it; PostgreSQL sessions are set ``default_transaction_read_only``. Nor do they migrate:
+a database that is not a KB at this version's schema is refused with a line that says why
+(and names ``kb upgrade`` when that is the fix).
 """
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+import os
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 
-from kb.db import database_url
-from kb.errors import KBError
+from kb.db import blocked_folder, database_url, parse_url, sqlite_file
+from kb.errors import KBError, StoreError
+from kb.schema import read_state, require_current
 
 _MMAP_BYTES = 1 << 30
 
@@ -22,10 +25,16 @@ DB = str | Engine | None
 
 
 def connect(db: DB = None) -> Engine:
-    """A read-only engine for ``db`` (cached per URL).
+    """A read-only engine for ``db`` (cached per URL, once the database proved to be a current KB).
+
+    An engine passed in is used as it is, unchecked.
 
     Raises:
         KBError: the SQLite file does not exist (build the KB first with ``kb build``).
+        NotAKnowledgeBase: the database is empty or holds another program's tables.
+        UpgradeRequired: an older version wrote the KB: run ``kb upgrade``.
+        NewerKnowledgeBase: a newer version wrote it.
+        StoreError: the database cannot be read (corrupt, permission denied, server down).
     """
     if isinstance(db, Engine):
         return db
@@ -34,22 +43,34 @@ def connect(db: DB = None) -> Engine:
 
 @functools.cache
 def _engine(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        path = parsed.database
-        if not path or path == ":memory:":
+        path = sqlite_file(parsed)
+        if path is None:
             raise KBError("the query API needs a KB file or server, not an in-memory SQLite database")
-        if not Path(path).is_file():
+        blocked = blocked_folder(path)
+        if blocked is not None:
+            raise StoreError(f"permission denied: {blocked}")
+        if not path.is_file():
             raise KBError(
-                f"no knowledge base at {Path(path).resolve()}: run 'kb build' (or 'make demo') first, "
+                f"no knowledge base at {path.resolve()}: run 'kb build' (or 'make demo') first, "
                 "or point KB_DATABASE_URL at an existing KB"
             )
-        uri = f"file:{Path(path).resolve()}?mode=ro"
-        engine = create_engine("sqlite:///" + uri + "&uri=true")
+        if not os.access(path, os.R_OK):
+            raise StoreError(f"permission denied: {path}")
+        # A file: URI, percent-encoded by as_uri(), and put together by URL.create: a '#',
+        # '?', '%' or space in the path cannot make SQLite open another (new, empty) file.
+        read_only = URL.create("sqlite", database=path.resolve().as_uri(), query={"mode": "ro", "uri": "true"})
+        engine = create_engine(read_only)
         event.listen(engine, "connect", _sqlite_memory_map)
-        return engine
-    engine = create_engine(url, pool_pre_ping=True)
-    event.listen(engine, "connect", _read_only_postgres)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True)
+        event.listen(engine, "connect", _read_only_postgres)
+    try:
+        require_current(read_state(engine))
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

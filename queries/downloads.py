@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
+from kb.db import sqlite_file
 from queries.db import DB, connect
 from queries.export import write_exports
 
@@ -85,14 +85,11 @@ def write_downloads(out_dir: Path, *, db: DB = None) -> list[Download]:
 
 def _copy_sqlite(engine: Engine, target: Path) -> Path | None:
     """A compact copy of a SQLite KB at ``target``; None for any other database."""
-    url = make_url(engine.url)
-    if url.get_backend_name() != "sqlite" or not url.database:
+    source = sqlite_file(engine.url)
+    if source is None:
         return None
-    source = url.database
-    if source.startswith("file:"):  # the query API's read-only URI form
-        source = source.removeprefix("file:").split("?", 1)[0]
     target.unlink(missing_ok=True)
-    connection = sqlite3.connect(f"file:{Path(source).resolve()}?mode=ro", uri=True)
+    connection = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         connection.execute("VACUUM INTO ?", (str(target),))
     finally:

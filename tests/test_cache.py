@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import itertools
 import threading
 import time
 from pathlib import Path
@@ -66,9 +65,12 @@ def test_rate_limiter_spaces_starts_across_threads() -> None:
     for t in threads:
         t.join()
     starts.sort()
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 20
-    assert min(gaps) >= 1 / 20 * 0.95  # sleep granularity aside, never faster than the rate
+    # Never faster than the rate: the k-th start comes k intervals after the first, or later.
+    # (Not "every gap is an interval": a thread records its start after waking from its sleep,
+    # which a loaded machine delays by milliseconds, so two recorded starts can sit closer
+    # together than their slots did. That check failed now and then on a busy machine.)
+    assert all(start - starts[0] >= k / 20 - 0.01 for k, start in enumerate(starts)), starts
     window = max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts)
     assert window <= 20
 

@@ -254,14 +254,11 @@ def test_refresh_runs_is_empty_before_any_refresh(hand_kb: str) -> None:
 def test_refresh_runs_reads_the_refresh_run_table_newest_first(tmp_path: Path) -> None:
     import sqlite3
 
+    from kb.store import Store
+
     path = tmp_path / "runs.sqlite"
+    Store.open(f"sqlite:///{path}").close()  # a KB with no runs yet
     with sqlite3.connect(path) as connection:
-        connection.execute(
-            "CREATE TABLE refresh_run (id INTEGER PRIMARY KEY, topic_id TEXT, started_at DATETIME, "
-            "finished_at DATETIME, status TEXT, windows TEXT, requests INTEGER, articles_new INTEGER, "
-            "articles_updated INTEGER, articles_deleted INTEGER, articles_retracted INTEGER, "
-            "findings_added INTEGER, findings_changed INTEGER, findings_removed INTEGER, message TEXT)"
-        )
         window = (
             '[{"query": "calcinosis", "mindate": "2025/05/01", "maxdate": "2025/06/01", "status": "done", "found": 3}]'
         )

@@ -256,7 +256,8 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
 
         rng = random.Random(7)
         kills = 0
-        for _ in range(6):
+        for attempt in range(6):
+            launched = time.monotonic()
             proc = subprocess.Popen(
                 refresh_command(killed_url, pack, tmp_path / "cache-killed"),
                 cwd=tmp_path,
@@ -264,7 +265,14 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(0.6, duration * 0.95))
+            # Kill at a random point of the run's work, which begins once it has recorded
+            # itself. (A kill timed from the launch fell during Python's start-up whenever the
+            # machine was busy: that kill tests nothing, and was not recorded as a failed run.)
+            while _runs_recorded(killed_url) <= attempt and proc.poll() is None:
+                assert time.monotonic() - launched < 60, "the run never recorded itself"
+                time.sleep(0.02)
+            remaining = duration - (time.monotonic() - launched)
+            time.sleep(rng.uniform(0.0, max(0.2, remaining * 0.9)))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
@@ -312,6 +320,13 @@ def _run_recorded(url: str) -> bool:
         return bool(sql(url, "SELECT COUNT(*) FROM refresh_run")[0][0])
     except Exception:  # the table does not exist until the first run has migrated the database
         return False
+
+
+def _runs_recorded(url: str) -> int:
+    try:
+        return int(sql(url, "SELECT COUNT(*) FROM refresh_run")[0][0])
+    except Exception:  # the table does not exist until the first run has created the schema
+        return 0
 
 
 def _dead_pid() -> int:
@@ -587,11 +602,19 @@ def test_the_site_changelog_shows_each_run_and_what_it_added(db_url: str, pack: 
         first = run(fake, db_url, pack)
         fake.add_record("40000999", edat=RECENT, title="A late paper on calcinosis and diltiazem")
         fake.set_search("qa[tiab]", [*found["qa"], "40000999"])
+        # Start just after a second begins, so the run stores its article within the second it
+        # started in: an article's time must not be rounded to before its run began (it was,
+        # which made this test fail whenever the run happened to straddle no second boundary).
+        time.sleep(1.02 - time.time() % 1)
         second = run(fake, db_url, pack)
     assert (first.status, second.status) == ("success", "success")
     assert second.articles.added == 1
-    page = render_pages(REPO / "site" / "templates", db=db_url)["changelog.md"]
+    pages = render_pages(REPO / "site" / "templates", db=db_url)
+    page = pages["changelog.md"]
     table = [line for line in page.splitlines() if line.startswith("| ") and "success" in line]
     assert len(table) == 2, page
     assert table[0].split("|")[4].strip() == "1"  # newest first: the second run added one article
-    assert "A late paper on calcinosis and diltiazem](articles/pubmed-40000999.md)" in page
+    late = "A late paper on calcinosis and diltiazem](articles/pubmed-40000999.md)"
+    sections = page.split("\n## ")[1:]  # one per run with articles, newest first
+    assert late in sections[0] and all(late not in s for s in sections[1:]), page
+    assert late.removesuffix("articles/pubmed-40000999.md)") in pages["index.md"]  # new since the last refresh

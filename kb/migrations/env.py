@@ -1,8 +1,9 @@
 """Alembic environment for the knowledge base.
 
-Migrations run on the connection that :func:`kb.db.migrate` passes in
-(``config.attributes["connection"]``), or on ``sqlalchemy.url`` when Alembic's own command
-line is used. SQLite needs batch mode to alter tables.
+Migrations run on the connection that :func:`kb.schema.upgrade` passes in
+(``config.attributes["connection"]``), inside the transaction it opened (on SQLite with
+foreign keys off, ``PRAGMA foreign_key_check`` before its commit), or on ``sqlalchemy.url``
+when Alembic's own command line is used. SQLite needs batch mode to alter tables.
 """
 
 from alembic import context
