@@ -2,6 +2,10 @@
 
 This module is where the layers are wired together (ingest → kb ← queries); library code
 never imports it. Errors from any layer are shown as one clear line and a non-zero exit code.
+
+Both consoles have rich's markup (and emoji codes) switched off: what is printed often holds
+user, file or NCBI text (``calcinosis[tiab]``, a file named ``x[/bold].xml``), which must be
+printed as it is, never read as ``[style]`` tags. Style goes through :class:`rich.text.Text`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ingest.errors import IngestError
 from kb.errors import KBError
@@ -27,8 +32,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+console = Console(markup=False, emoji=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 DbOption = Annotated[
     str | None,
@@ -39,7 +44,7 @@ SiteDirOption = Annotated[Path, typer.Option("--site-dir", help="Where the built
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
     return typer.Exit(code=1)
 
 
@@ -81,9 +86,17 @@ def build(
             index = build_site(site_dir, db=db, config=config)
         except KBError as exc:
             raise _fail(exc) from exc
-        console.print(f"Site built in {time.perf_counter() - started:.1f} s: [bold]{index}[/]")
         console.print(
-            f"Open it in a browser (file://{index}), or run [bold]kb serve[/] and visit http://127.0.0.1:8000/"
+            Text.assemble(f"Site built in {time.perf_counter() - started:.1f} s: ", (str(index), "bold")),
+            highlight=False,
+        )
+        console.print(
+            Text.assemble(
+                f"Open it in a browser (file://{index}), or run ",
+                ("kb serve", "bold"),
+                " and visit http://127.0.0.1:8000/",
+            ),
+            highlight=False,
         )
 
 
@@ -189,7 +202,8 @@ Exit codes: 0 success (something new), 10 nothing new, 11 partial (a window coul
 completed; its watermark was kept and the next run redoes it), 12 refused (another refresh
 holds the lock), 1 failed (bad option, database error, lock lost, interrupted).
 
-NCBI_EMAIL and NCBI_API_KEY come from the environment (or --email / --api-key).
+NCBI_EMAIL comes from the environment (or --email). NCBI_API_KEY (10 requests/s instead of 3)
+comes from the environment only, never a flag, which would put it into shell history and ps.
 KB_EUTILS_URL sends every request to another E-utilities server (a mirror, or a test server).
 """
 
@@ -208,10 +222,6 @@ def refresh(
     site: Annotated[bool, typer.Option("--site/--no-site", help="Rebuild the static site afterwards.")] = False,
     site_dir: SiteDirOption = Path("build/site"),
     email: Annotated[str | None, typer.Option("--email", envvar="NCBI_EMAIL", help="Your email, sent to NCBI.")] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (10 requests/s).", show_default=False),
-    ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Requests per second (at most NCBI's limit).")] = None,
     lock_stale_minutes: Annotated[
         float,
@@ -232,7 +242,7 @@ def refresh(
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         pack = load_topic(topic)
-        client = EntrezClient(EntrezConfig.from_env(email=email, api_key=api_key, rate=rate), RawCache(cache_dir))
+        client = EntrezClient(EntrezConfig.from_env(email=email, rate=rate), RawCache(cache_dir))
         store = Store.open(db)
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
@@ -240,10 +250,10 @@ def refresh(
         options = RefreshOptions(overlap_days=overlap_days, citedin_every_days=citedin_every_days)
         report = refresh_topic(client, store, pack, options, lock_stale_after=timedelta(minutes=lock_stale_minutes))
     except LockHeld as exc:
-        err.print(f"[bold yellow]refused:[/] {exc}", highlight=False)
+        err.print(Text.assemble(("refused:", "bold yellow"), f" {exc}"), highlight=False)
         raise typer.Exit(code=EXIT_REFUSED) from exc
     except (KBError, IngestError, FetchError, _Terminated) as exc:
-        err.print(f"[bold red]error:[/] refresh failed: {exc}", highlight=False)
+        err.print(Text.assemble(("error:", "bold red"), f" refresh failed: {exc}"), highlight=False)
         raise typer.Exit(code=EXIT_FAILED) from exc
     finally:
         store.close()
@@ -362,7 +372,7 @@ def topics() -> None:
 
     for name in bundled_topics():
         pack = load_topic(name)
-        console.print(f"[bold]{name}[/]  {pack.spec.question}  ({pack.path})")
+        console.print(Text.assemble((name, "bold"), f"  {pack.spec.question}  ({pack.path})"), highlight=False)
 
 
 @app.command()
