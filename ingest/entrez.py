@@ -50,7 +50,8 @@ from Bio import Entrez
 
 from ingest.cache import RawCache
 from ingest.errors import FetchError, ParseError
-from ingest.pubmed import DeletedCitations, PubmedArticle, parse_pubmed_bytes
+from ingest.pubmed import DeletedCitations, PubmedArticle, RefusedRecord, parse_pubmed_bytes
+from kb.identifiers import is_pmid, shown
 
 log = logging.getLogger(__name__)
 
@@ -253,11 +254,17 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """Articles returned by EFetch, deletions announced, and requested ids never returned."""
+    """Articles returned by EFetch, deletions announced, and requested ids never returned.
+
+    ``refused`` holds a message per record the parser refused (an identifier not of its
+    shape); such a record is not in ``articles``, and its PMID, if it was asked for, is in
+    ``missing``.
+    """
 
     articles: tuple[PubmedArticle, ...]
     deleted: tuple[str, ...]
     missing: tuple[str, ...]
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -510,7 +517,7 @@ class EntrezClient:
 
         def check(body: bytes) -> tuple[int, list[str]]:
             record = _entrez_read(body, "esearch")
-            return int(record["Count"]), [str(i) for i in record["IdList"]]
+            return int(record["Count"]), _pmids_only([str(i) for i in record["IdList"]], "esearch")
 
         count, ids = self.request("esearch", params, check, post=True)
         first = min(since.values())
@@ -538,7 +545,7 @@ class EntrezClient:
 
         def check(body: bytes) -> tuple[int, list[str]]:
             record = _entrez_read(body, "esearch")
-            return int(record["Count"]), [str(i) for i in record["IdList"]]
+            return int(record["Count"]), _pmids_only([str(i) for i in record["IdList"]], "esearch")
 
         return self.request("esearch", params, check, post=True)
 
@@ -553,29 +560,33 @@ class EntrezClient:
         wanted = sorted(set(_check_pmids(pmids)), key=int)
         articles: dict[str, PubmedArticle] = {}
         deleted: set[str] = set()
+        refused: dict[str, None] = {}
         for _ in range(2):
             todo = [p for p in wanted if p not in articles]
-            for found, gone in self._batched(todo, self.config.efetch_batch, self._fetch_batch):
+            for found, gone, bad in self._batched(todo, self.config.efetch_batch, self._fetch_batch):
                 articles.update((a.pmid, a) for a in found)
                 deleted.update(gone)
+                refused.update(dict.fromkeys(bad))
         return FetchResult(
             articles=tuple(articles[p] for p in wanted if p in articles),
             deleted=tuple(sorted(deleted, key=int)),
             missing=tuple(p for p in wanted if p not in articles),
+            refused=tuple(refused),
         )
 
-    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str]]:
+    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str], list[str]]:
         params = {"db": "pubmed", "id": ",".join(batch), "retmode": "xml"}
         requested = set(batch)
 
-        def check(body: bytes) -> tuple[list[PubmedArticle], list[str]]:
+        def check(body: bytes) -> tuple[list[PubmedArticle], list[str], list[str]]:
             records = parse_pubmed_bytes(body, source_name=f"efetch of {len(batch)} ids")
             found = [r for r in records if isinstance(r, PubmedArticle)]
             gone = [p for r in records if isinstance(r, DeletedCitations) for p in r.pmids]
+            refused = [r.message for r in records if isinstance(r, RefusedRecord)]
             stray = {a.pmid for a in found} - requested
             if stray:
                 raise ParseError(f"efetch returned PMIDs that were not asked for: {sorted(stray)[:5]}")
-            return found, gone
+            return found, gone, refused
 
         try:
             return self.request("efetch", params, check, post=True)
@@ -584,7 +595,7 @@ class EntrezClient:
                 raise FetchError(f"NCBI refuses to fetch PMID {batch[0]} (HTTP 400)") from None
             half = len(batch) // 2
             first, second = self._fetch_batch(batch[:half]), self._fetch_batch(batch[half:])
-            return first[0] + second[0], first[1] + second[1]
+            return first[0] + second[0], first[1] + second[1], first[2] + second[2]
 
     # -- ELink -----------------------------------------------------------------------------
 
@@ -625,6 +636,7 @@ class EntrezClient:
                     if db.get("LinkName") == linkname
                     for link in db.get("Link", [])
                 ]
+                _pmids_only(targets, "elink")
                 result[ids[0]] = tuple(targets)
             return result
 
@@ -671,6 +683,18 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def _pmids_only(ids: list[str], endpoint: str) -> list[str]:
+    """``ids`` from an answer, which must all be PMIDs.
+
+    Raises:
+        ParseError: one is not (a malformed answer: the attempt fails and is retried).
+    """
+    bad = next((i for i in ids if not is_pmid(i)), None)
+    if bad is not None:
+        raise ParseError(f"{endpoint} answered with {shown(bad)}, which is not a PMID")
+    return ids
 
 
 def _check_pmids(pmids: Iterable[str]) -> list[str]:

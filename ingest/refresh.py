@@ -42,6 +42,7 @@ from ingest.entrez import EntrezClient
 from ingest.errors import FetchError
 from ingest.fetch import FetchReport, fetch_into_store, recheck_cited_by
 from ingest.pipeline import extract_findings, sync_pack
+from kb.identifiers import is_pmid, shown
 from kb.lock import STALE_AFTER, RefreshLockHandle, acquire
 from kb.store import Changes, Store
 from kb.topic import SavedQuery, TopicPack
@@ -347,7 +348,11 @@ def _recheck_cited_by(
         return
     window = Window(CITED_BY, "citedin", f"{last:%Y/%m/%d}", f"{today:%Y/%m/%d}")
     report.windows.append(window)
-    frontier = [a.removeprefix("pubmed:") for a in store.topic_article_ids(pack.id, max_depth=0)]
+    stored = [a.removeprefix("pubmed:") for a in store.topic_article_ids(pack.id, max_depth=0)]
+    # Only PMIDs can be asked about. The parser refuses records with any other id, but a KB
+    # written by an older version may hold one: it is named, not allowed to stop the check.
+    frontier = [p for p in stored if is_pmid(p)]
+    skipped = [p for p in stored if not is_pmid(p)]
     try:
         fetched = recheck_cited_by(client, store, pack.id, frontier, pack.spec.expansion.cited_by_depth)
     except FetchError as exc:
@@ -359,6 +364,11 @@ def _recheck_cited_by(
     report.findings += extract_findings(store, pack, article_ids={f"pubmed:{p}" for p in fetched.fetched})
     store.set_watermarks(pack.id, "", {"citedin": today})
     window.status = "success"
+    if skipped:
+        window.message = (
+            f"skipped {len(skipped)} stored article id(s) that are not PMIDs, e.g. {shown('pubmed:' + skipped[0])}; "
+            "remove them (a current 'kb ingest' or 'kb fetch' refuses such records)"
+        )
 
 
 def _count(report: RefreshReport, fetched: FetchReport) -> None:

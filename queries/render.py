@@ -6,7 +6,9 @@ Jinja2 templates kept in the site sources (``site/templates``) and the data gath
 and is what the MkDocs hook calls. It is deterministic: the same KB gives the same bytes.
 Text that comes from PubMed or curators is escaped with the ``text`` filter (Markdown) or the
 ``html_text`` filter (the findings tables, which are raw HTML), so a title containing
-``<script>`` or Markdown link syntax renders as plain text. Charts are inline SVG from
+``<script>`` or Markdown link syntax renders as plain text. Links to other sites come only
+from the ``pubmed_url``, ``doi_url``, ``pmc_url`` and ``mesh_url`` filters
+(:mod:`queries.links`: http(s) only, percent-encoded, None for a value not of its shape). Charts are inline SVG from
 :mod:`queries.charts`.
 """
 
@@ -27,6 +29,7 @@ from queries import api
 from queries.charts import rate_bar
 from queries.db import DB, connect
 from queries.downloads import Download, write_downloads
+from queries.links import doi_url, mesh_url, pmc_url, pubmed_url
 from queries.pages import (
     SiteData,
     condition_page,
@@ -174,6 +177,11 @@ def _environment(templates: Path) -> Environment:
         size=_size,
         day=_day,
         minute=_minute,
+        # Outbound links, built by queries.links only (None when the value is not of its shape).
+        pubmed_url=pubmed_url,
+        doi_url=doi_url,
+        pmc_url=pmc_url,
+        mesh_url=mesh_url,
     )
     env.globals.update(condition_page=condition_page, rate_bar=rate_bar)
     return env
