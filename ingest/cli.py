@@ -319,27 +319,64 @@ def runs(
 @app.command("ingest")
 def ingest_command(
     files: Annotated[
-        list[Path], typer.Argument(help="PubMed XML files (.xml or .xml.gz), baseline, update or efetch.")
+        list[Path],
+        typer.Argument(
+            help="PubMed XML files (.xml or .xml.gz: baseline, update or efetch), or folders: "
+            "a folder's *.xml and *.xml.gz files are read in name order."
+        ),
     ],
     topic: TopicOption = "calcinosis",
     db: DbOption = None,
 ) -> None:
-    """Load PubMed XML files into the KB, applying their DeleteCitation entries."""
+    """Load PubMed XML files into the KB, applying their DeleteCitation entries.
+
+    A file that fails part-way is reported with what was stored from it, and the next file
+    is read; the command then exits 1. Re-running is safe: records are upserted.
+    """
     from ingest.fetch import ingest_files
     from kb.store import Store
 
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise _fail(FileNotFoundError(f"no such file: {', '.join(missing)}"))
+    try:
+        paths = _xml_files(files)
+    except FileNotFoundError as exc:
+        raise _fail(exc) from exc
     try:
         store = Store.open(db)
-        report = ingest_files(store, files, _topic_id(topic))
+        report = ingest_files(store, paths, _topic_id(topic))
         store.refresh_summary()
         store.close()
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
     for line in report.lines():
         console.print(line, highlight=False)
+    for message in report.failed_files.values():
+        err.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
+    if report.failed_files:
+        failed = ", ".join(report.failed_files)
+        raise _fail(IngestError(f"{len(report.failed_files)} of {len(paths)} files failed part-way: {failed}"))
+
+
+def _xml_files(given: list[Path]) -> list[Path]:
+    """The files named, with each folder replaced by its ``*.xml`` and ``*.xml.gz`` files in name order.
+
+    Raises:
+        FileNotFoundError: a path does not exist, or a folder holds no such file.
+    """
+    paths: list[Path] = []
+    missing: list[str] = []
+    for path in given:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith((".xml", ".xml.gz")))
+            if not found:
+                missing.append(f"{path} (a folder without *.xml or *.xml.gz files)")
+            paths.extend(found)
+        elif path.is_file():
+            paths.append(path)
+        else:
+            missing.append(str(path))
+    if missing:
+        raise FileNotFoundError(f"no such file: {', '.join(missing)}")
+    return paths
 
 
 def _topic_id(topic: str) -> str:
