@@ -560,29 +560,29 @@ class EntrezClient:
         wanted = sorted(set(_check_pmids(pmids)), key=int)
         articles: dict[str, PubmedArticle] = {}
         deleted: set[str] = set()
-        refused: dict[str, None] = {}
+        refused: dict[str, str] = {}  # PMID (or message) → message; a refused record is not asked for again
         for _ in range(2):
-            todo = [p for p in wanted if p not in articles]
+            todo = [p for p in wanted if p not in articles and p not in refused]
             for found, gone, bad in self._batched(todo, self.config.efetch_batch, self._fetch_batch):
                 articles.update((a.pmid, a) for a in found)
                 deleted.update(gone)
-                refused.update(dict.fromkeys(bad))
+                refused.update((r.pmid or r.message, r.message) for r in bad)
         return FetchResult(
             articles=tuple(articles[p] for p in wanted if p in articles),
             deleted=tuple(sorted(deleted, key=int)),
             missing=tuple(p for p in wanted if p not in articles),
-            refused=tuple(refused),
+            refused=tuple(refused.values()),
         )
 
-    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str], list[str]]:
+    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str], list[RefusedRecord]]:
         params = {"db": "pubmed", "id": ",".join(batch), "retmode": "xml"}
         requested = set(batch)
 
-        def check(body: bytes) -> tuple[list[PubmedArticle], list[str], list[str]]:
+        def check(body: bytes) -> tuple[list[PubmedArticle], list[str], list[RefusedRecord]]:
             records = parse_pubmed_bytes(body, source_name=f"efetch of {len(batch)} ids")
             found = [r for r in records if isinstance(r, PubmedArticle)]
             gone = [p for r in records if isinstance(r, DeletedCitations) for p in r.pmids]
-            refused = [r.message for r in records if isinstance(r, RefusedRecord)]
+            refused = [r for r in records if isinstance(r, RefusedRecord)]
             stray = {a.pmid for a in found} - requested
             if stray:
                 raise ParseError(f"efetch returned PMIDs that were not asked for: {sorted(stray)[:5]}")

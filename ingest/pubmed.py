@@ -335,7 +335,8 @@ def _finished_records(
         except ParseError as exc:  # a record without a PMID, or without its citation
             problem = str(exc).removeprefix(f"{name}: ")
         if problem is not None:
-            record = RefusedRecord(name, done.n, elem.sourceline, problem)
+            pmid = record.pmid if isinstance(record, PubmedArticle) else None
+            record = RefusedRecord(name, done.n, elem.sourceline, problem, pmid)
         del root[0]
         if record is not None:
             yield record

@@ -141,6 +141,7 @@ class RefusedRecord:
     index: int  # the record's position in the document, from 1
     line: int | None  # the line its start tag is on
     reason: str  # what is wrong, e.g. "its PMID '1](…' is not a PMID (digits only)"
+    pmid: str | None = None  # the record's PMID as written, when it has one
 
     @property
     def message(self) -> str:

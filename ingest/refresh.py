@@ -313,6 +313,10 @@ def _run_window(
             return
         _count(report, fetched)
         window.fetched = len(fetched.fetched)
+        refused = (
+            f"{len(fetched.refused)} record(s) refused, not stored: {fetched.refused[0]}" if fetched.refused else None
+        )
+        window.message = refused
         report.findings += extract_findings(store, pack, article_ids={f"pubmed:{p}" for p in fetched.fetched})
         lost = [p for p in fetched.start_missing if f"pubmed:{p}" not in known_missing]
         if lost:
@@ -320,7 +324,7 @@ def _run_window(
             window.message = (
                 f"EFetch did not return {len(lost)} of the records found ({', '.join(lost[:5])}"
                 f"{' …' if len(lost) > 5 else ''}); recorded as missing, and accepted as gone if the next run "
-                "does not get them either"
+                "does not get them either" + (f"; {refused}" if refused else "")
             )
             return
     datetypes = ("seed",) if seeds else ("edat", "mdat")

@@ -252,3 +252,30 @@ def test_no_page_of_the_built_site_links_to_a_hostile_value(db_url: str, tmp_pat
         assert not re.search(r"[\s\"'<>()\[\]]", href), href  # what a link's encoded value never holds
     outbound = [h for h in hrefs if h.startswith(("https://pubmed", "https://doi.org", "https://pmc"))]
     assert "https://doi.org/10.1234/x%29%5D%28javascript%3Aalert%283%29%29" in outbound
+
+
+def test_a_refresh_reports_a_record_efetch_returns_with_a_bad_identifier(db_url: str, tmp_path: Path) -> None:
+    from ingest.entrez import EntrezClient, EntrezConfig
+    from kb.topic import load_topic
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "vocabulary.yaml").write_text((MINI / "vocabulary.yaml").read_text())
+    (folder / "topic.yaml").write_text(TOPIC_YAML)
+    fake = FakeEutils()
+    fake.add_record("42000001", edat="2020/01/01")
+    fake.add_record("42000002", edat="2020/01/01", doi="javascript:alert(document.domain)//")
+    fake.set_search("qa[tiab]", ["42000001", "42000002"])
+    store = Store.open(db_url)
+    try:
+        with fake:
+            client = EntrezClient(EntrezConfig(email="me@example.org", base_url=fake.base_url, rate=50))
+            report = refresh_topic(client, store, load_topic(folder), RefreshOptions())
+        with store.engine.connect() as conn:
+            ids = sorted(r[0] for r in conn.execute(text("SELECT id FROM article")))
+    finally:
+        store.close()
+    [window] = report.windows
+    assert "1 record(s) refused, not stored: efetch of 2 ids: record 2" in (window.message or "")
+    assert "its DOI 'javascript:alert(document.domain)//' is not a DOI" in (window.message or "")
+    assert "pubmed:42000001" in ids and "pubmed:42000002" not in ids
