@@ -255,8 +255,9 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
         assert "run 1: success" in clean.stdout
 
         rng = random.Random(7)
-        kills = 0
+        kills = recorded_kills = 0
         for _ in range(6):
+            runs_before = _run_count(killed_url)
             proc = subprocess.Popen(
                 refresh_command(killed_url, pack, tmp_path / "cache-killed"),
                 cwd=tmp_path,
@@ -266,6 +267,9 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
             )
             time.sleep(rng.uniform(0.6, duration * 0.95))
             if proc.poll() is None:
+                # On a loaded machine a kill can land before the run has recorded itself (while
+                # Python imports): such a run leaves no row, and nothing to close as failed.
+                recorded_kills += _run_count(killed_url) > runs_before
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
             proc.wait()  # reap it: a zombie's pid still looks alive to the lock
@@ -279,7 +283,7 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
     # Every killed run was closed as failed by the run after it; the last one succeeded.
     statuses = [s for (s,) in sql(killed_url, "SELECT status FROM refresh_run ORDER BY id")]
     assert statuses[-1] in ("success", "nothing_new") and "running" not in statuses
-    assert statuses.count("failed") >= kills - 1
+    assert statuses.count("failed") >= recorded_kills - 1
     assert sql(killed_url, "SELECT COUNT(*) FROM refresh_lock") == [(0,)]
 
 
@@ -305,6 +309,13 @@ def _lock_taken(url: str) -> bool:
         return bool(sql(url, "SELECT COUNT(*) FROM refresh_lock")[0][0])
     except Exception:  # the table does not exist until the first run has migrated the database
         return False
+
+
+def _run_count(url: str) -> int:
+    try:
+        return int(sql(url, "SELECT COUNT(*) FROM refresh_run")[0][0])
+    except Exception:  # the table does not exist until the first run has migrated the database
+        return 0
 
 
 def _run_recorded(url: str) -> bool:
