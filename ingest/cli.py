@@ -3,6 +3,10 @@
 This module is where the layers are wired together (ingest → kb ← queries); library code
 never imports it. Errors from any layer are shown as one clear line and a non-zero exit code;
 ``--debug`` (anywhere on the command line) adds the traceback.
+
+Both consoles have rich's markup (and emoji codes) switched off: what is printed often holds
+user, file or NCBI text (``calcinosis[tiab]``, a file named ``x[/bold].xml``), which must be
+printed as it is, never read as ``[style]`` tags. Style goes through :class:`rich.text.Text`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ingest.errors import IngestError
 from kb.errors import KBBusy, KBError
@@ -31,8 +35,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+console = Console(markup=False, emoji=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 DbOption = Annotated[
     str | None,
@@ -66,7 +70,7 @@ def _main_options(
 def _fail(exc: Exception) -> typer.Exit:
     if _options.debug:
         traceback.print_exception(exc, file=sys.stderr)
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
     return typer.Exit(code=EXIT_BUSY if isinstance(exc, KBBusy) else EXIT_FAILED)
 
 
@@ -116,9 +120,17 @@ def build(
             index = build_site(site_dir, db=db, config=config)
         except KBError as exc:
             raise _fail(exc) from exc
-        console.print(f"Site built in {time.perf_counter() - started:.1f} s: [bold]{index}[/]")
         console.print(
-            f"Open it in a browser (file://{index}), or run [bold]kb serve[/] and visit http://127.0.0.1:8000/"
+            Text.assemble(f"Site built in {time.perf_counter() - started:.1f} s: ", (str(index), "bold")),
+            highlight=False,
+        )
+        console.print(
+            Text.assemble(
+                f"Open it in a browser (file://{index}), or run ",
+                ("kb serve", "bold"),
+                " and visit http://127.0.0.1:8000/",
+            ),
+            highlight=False,
         )
 
 
@@ -225,7 +237,8 @@ Exit codes: 0 success (something new), 10 nothing new, 11 partial (a window coul
 completed; its watermark was kept and the next run redoes it), 12 refused (another refresh
 holds the lock), 1 failed (bad option, database error, lock lost, interrupted).
 
-NCBI_EMAIL and NCBI_API_KEY come from the environment (or --email / --api-key).
+NCBI_EMAIL comes from the environment (or --email). NCBI_API_KEY (10 requests/s instead of 3)
+comes from the environment only, never a flag, which would put it into shell history and ps.
 KB_EUTILS_URL sends every request to another E-utilities server (a mirror, or a test server).
 """
 
@@ -244,10 +257,6 @@ def refresh(
     site: Annotated[bool, typer.Option("--site/--no-site", help="Rebuild the static site afterwards.")] = False,
     site_dir: SiteDirOption = Path("build/site"),
     email: Annotated[str | None, typer.Option("--email", envvar="NCBI_EMAIL", help="Your email, sent to NCBI.")] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (10 requests/s).", show_default=False),
-    ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Requests per second (at most NCBI's limit).")] = None,
     lock_stale_minutes: Annotated[
         float,
@@ -268,7 +277,7 @@ def refresh(
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         pack = load_topic(topic)
-        client = EntrezClient(EntrezConfig.from_env(email=email, api_key=api_key, rate=rate), RawCache(cache_dir))
+        client = EntrezClient(EntrezConfig.from_env(email=email, rate=rate), RawCache(cache_dir))
         store = Store.open(db)
         _opened(store)
     except (KBError, IngestError) as exc:
@@ -277,12 +286,12 @@ def refresh(
         options = RefreshOptions(overlap_days=overlap_days, citedin_every_days=citedin_every_days)
         report = refresh_topic(client, store, pack, options, lock_stale_after=timedelta(minutes=lock_stale_minutes))
     except LockHeld as exc:
-        err.print(f"[bold yellow]refused:[/] {exc}", highlight=False)
+        err.print(Text.assemble(("refused:", "bold yellow"), f" {exc}"), highlight=False)
         raise typer.Exit(code=EXIT_REFUSED) from exc
     except (KBError, IngestError, FetchError, _Terminated) as exc:
         if _options.debug:
             traceback.print_exception(exc, file=sys.stderr)
-        err.print(f"[bold red]error:[/] refresh failed: {exc}", highlight=False)
+        err.print(Text.assemble(("error:", "bold red"), f" refresh failed: {exc}"), highlight=False)
         raise typer.Exit(code=EXIT_FAILED) from exc
     finally:
         store.close()
@@ -389,28 +398,65 @@ def upgrade_command(db: DbOption = None) -> None:
 @app.command("ingest")
 def ingest_command(
     files: Annotated[
-        list[Path], typer.Argument(help="PubMed XML files (.xml or .xml.gz), baseline, update or efetch.")
+        list[Path],
+        typer.Argument(
+            help="PubMed XML files (.xml or .xml.gz: baseline, update or efetch), or folders: "
+            "a folder's *.xml and *.xml.gz files are read in name order."
+        ),
     ],
     topic: TopicOption = "calcinosis",
     db: DbOption = None,
 ) -> None:
-    """Load PubMed XML files into the KB, applying their DeleteCitation entries."""
+    """Load PubMed XML files into the KB, applying their DeleteCitation entries.
+
+    A file that fails part-way is reported with what was stored from it, and the next file
+    is read; the command then exits 1. Re-running is safe: records are upserted.
+    """
     from ingest.fetch import ingest_files
     from kb.store import Store
 
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise _fail(FileNotFoundError(f"no such file: {', '.join(missing)}"))
+    try:
+        paths = _xml_files(files)
+    except FileNotFoundError as exc:
+        raise _fail(exc) from exc
     try:
         store = Store.open(db)
         _opened(store)
-        report = ingest_files(store, files, _topic_id(topic))
+        report = ingest_files(store, paths, _topic_id(topic))
         store.refresh_summary()
         store.close()
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
     for line in report.lines():
         console.print(line, highlight=False)
+    for message in report.failed_files.values():
+        err.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
+    if report.failed_files:
+        failed = ", ".join(report.failed_files)
+        raise _fail(IngestError(f"{len(report.failed_files)} of {len(paths)} files failed part-way: {failed}"))
+
+
+def _xml_files(given: list[Path]) -> list[Path]:
+    """The files named, with each folder replaced by its ``*.xml`` and ``*.xml.gz`` files in name order.
+
+    Raises:
+        FileNotFoundError: a path does not exist, or a folder holds no such file.
+    """
+    paths: list[Path] = []
+    missing: list[str] = []
+    for path in given:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith((".xml", ".xml.gz")))
+            if not found:
+                missing.append(f"{path} (a folder without *.xml or *.xml.gz files)")
+            paths.extend(found)
+        elif path.is_file():
+            paths.append(path)
+        else:
+            missing.append(str(path))
+    if missing:
+        raise FileNotFoundError(f"no such file: {', '.join(missing)}")
+    return paths
 
 
 def _topic_id(topic: str) -> str:
@@ -443,7 +489,7 @@ def topics() -> None:
 
     for name in bundled_topics():
         pack = load_topic(name)
-        console.print(f"[bold]{name}[/]  {pack.spec.question}  ({pack.path})")
+        console.print(Text.assemble((name, "bold"), f"  {pack.spec.question}  ({pack.path})"), highlight=False)
 
 
 @app.command()
@@ -602,7 +648,7 @@ def train(
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
     console.print(
-        f"wrote {escape(path.as_posix())}: {len(model.features)} features, threshold {model.threshold:.2f}, "
+        f"wrote {path.as_posix()}: {len(model.features)} features, threshold {model.threshold:.2f}, "
         f"trained on {', '.join(model.trained_on)}",
         highlight=False,
     )
@@ -643,7 +689,7 @@ def vocab_unmapped(
     for column in ("id", "as written", "findings", "articles"):
         table.add_column(column, justify="right" if column in {"findings", "articles"} else "left")
     for row in rows:
-        table.add_row(escape(row[0]), escape(row[1]), str(row[2]), str(row[3]))
+        table.add_row(row[0], row[1], str(row[2]), str(row[3]))
     console.print(table)
     console.print("Map one with: kb vocab map TERM --to ID --topic T", highlight=False)
 
@@ -670,8 +716,7 @@ def vocab_map(
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
     console.print(
-        f"{escape(path.as_posix())}: {escape(term)!r} now means {escape(target.id)} ({escape(target.name)}). "
-        "Run kb extract or kb build to re-extract.",
+        f"{path.as_posix()}: {term!r} now means {target.id} ({target.name}). Run kb extract or kb build to re-extract.",
         highlight=False,
     )
 
@@ -697,7 +742,10 @@ def main() -> None:
     except Exception as exc:
         if _options.debug:
             raise
-        err.print(f"[bold red]error:[/] {_one_line(exc)} (run again with --debug for the details)", highlight=False)
+        err.print(
+            Text.assemble(("error:", "bold red"), f" {_one_line(exc)} (run again with --debug for the details)"),
+            highlight=False,
+        )
         sys.exit(EXIT_FAILED)
 
 

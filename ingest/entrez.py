@@ -10,7 +10,10 @@ links into one set.
 Here:
 
 - one lock-protected limiter paces *every* attempt (3 requests/s without an API key, 10 with
-  one, or lower if configured), and a 429 pauses it for everyone (``Retry-After`` honoured);
+  one, or lower if configured) by the times requests were actually sent, so that no sliding
+  second holds more than the limit (see :class:`RateLimiter`), and a 429 pauses it for
+  everyone; a ``Retry-After`` is waited out up to ``retry_after_cap`` (60 s), and a longer
+  one fails the request at once (and every request until that time) instead of sleeping;
 - retries use exponential backoff with full jitter, for 429, 5xx, connection errors,
   timeouts, truncated bodies, HTML pages and transient ``<ERROR>`` messages inside a 200;
 - 400 and 414 split the batch in two;
@@ -25,6 +28,7 @@ The API key is never logged, stored in the cache or shown in errors.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import logging
@@ -34,10 +38,11 @@ import re
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar
 
@@ -45,7 +50,8 @@ from Bio import Entrez
 
 from ingest.cache import RawCache
 from ingest.errors import FetchError, ParseError
-from ingest.pubmed import DeletedCitations, PubmedArticle, parse_pubmed_bytes
+from ingest.pubmed import DeletedCitations, PubmedArticle, RefusedRecord, parse_pubmed_bytes
+from kb.identifiers import is_pmid, shown
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,8 @@ class EntrezConfig:
     max_tries: int = 6
     backoff: float = 0.5
     backoff_cap: float = 60.0
+    #: The longest a ``Retry-After`` is waited out; a longer one ends the request (see request()).
+    retry_after_cap: float = 60.0
     efetch_batch: int = 200
     elink_batch: int = 100
 
@@ -107,34 +115,98 @@ class EntrezConfig:
         return min(self.rate, ncbi) if self.rate else ncbi
 
 
-class RateLimiter:
-    """Spaces request starts evenly at ``rate`` per second, across threads.
+#: How much wider than NCBI's limit requests are spaced: at most ``limit`` sends in any
+#: ``1.05`` s (and starts ``1.05 / rate`` s apart), so that a send can reach NCBI up to 50 ms
+#: later than the next one without two landing in one second.
+SAFETY_MARGIN = 0.05
 
-    Starts are spaced 1 % wider than ``1/rate`` so that no sliding one-second window on the
-    server's clock ever holds more than ``rate`` requests.
+
+class _Send:
+    """One request's place in the limiter: when it started and when its bytes were all sent."""
+
+    __slots__ = ("sent", "start")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.sent: float | None = None
+
+
+class RateLimiter:
+    """At most ``limit`` requests in any sliding window, measured on *actual* send times.
+
+    NCBI counts the requests it receives in each second, wherever the second starts. A
+    schedule of evenly spaced slots is not enough: a thread that wakes late, or is slow to
+    connect, sends close to the next one. Here a request may start only when
+
+    - the ``limit``-th request before it has finished sending (its last byte handed to the
+      network, :meth:`sent`) at least ``window`` seconds ago, and
+    - the request before it started at least ``window / limit`` seconds ago;
+
+    where ``limit`` is ``rate`` rounded down (at least 1) and ``window`` is
+    ``max(1, limit / rate)`` seconds widened by :data:`SAFETY_MARGIN`. A request starts after
+    :meth:`acquire` returns, so it arrives after its recorded start; the request ``limit``
+    places earlier arrived before its recorded end of sending (plus the network's delay,
+    which the margin covers). No sliding second at the server then holds more than ``limit``.
     """
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
-        self.interval = 1.01 / rate
+        self.limit = max(1, int(rate))
+        self.window = max(1.0, self.limit / rate) * (1 + SAFETY_MARGIN)
+        self.interval = self.window / self.limit
         self._clock = clock
-        self._next = 0.0
-        self._lock = threading.Lock()
+        self._recent: deque[_Send] = deque(maxlen=self.limit)
+        self._paused_until = 0.0
+        self._cond = threading.Condition()
 
-    def acquire(self) -> None:
-        """Wait for the next free slot."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
+    def acquire(self) -> _Send:
+        """Wait until a request may start; return its ticket, to pass to :meth:`sent`."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                ready = self._paused_until
+                if self._recent:
+                    ready = max(ready, self._recent[-1].start + self.interval)
+                if len(self._recent) == self.limit:
+                    oldest = self._recent[0]
+                    if oldest.sent is None:  # still sending: its end is not known yet
+                        self._cond.wait(0.05)
+                        continue
+                    ready = max(ready, oldest.sent + self.window)
+                if ready <= now:
+                    ticket = _Send(now)
+                    self._recent.append(ticket)
+                    return ticket
+                self._cond.wait(ready - now)
+
+    def sent(self, ticket: _Send) -> None:
+        """Record that the request has been sent (or failed before it could be); idempotent."""
+        with self._cond:
+            if ticket.sent is None:
+                ticket.sent = self._clock()
+                self._cond.notify_all()
 
     def pause(self, seconds: float) -> None:
         """Hold every request back for ``seconds`` (after a 429)."""
-        with self._lock:
-            self._next = max(self._next, self._clock() + seconds)
+        with self._cond:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+class _StampedBody:
+    """A request body that tells the limiter when its last byte has been handed to the socket.
+
+    ``http.client`` sends an iterable body chunk by chunk; the code after the ``yield`` runs
+    when it asks for the next chunk, i.e. once ``sendall`` of the whole body has returned.
+    """
+
+    def __init__(self, data: bytes, on_sent: Callable[[], None]) -> None:
+        self._data = data
+        self._on_sent = on_sent
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._data
+        self._on_sent()
 
 
 @dataclass
@@ -182,11 +254,17 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """Articles returned by EFetch, deletions announced, and requested ids never returned."""
+    """Articles returned by EFetch, deletions announced, and requested ids never returned.
+
+    ``refused`` holds a message per record the parser refused (an identifier not of its
+    shape); such a record is not in ``articles``, and its PMID, if it was asked for, is in
+    ``missing``.
+    """
 
     articles: tuple[PubmedArticle, ...]
     deleted: tuple[str, ...]
     missing: tuple[str, ...]
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +295,7 @@ class EntrezClient:
         self.offline = offline
         self.limiter = RateLimiter(config.allowed_rate)
         self.stats = RequestStats()
+        self._blocked_until = 0.0  # wall-clock time NCBI asked us not to send before (Retry-After)
 
     # -- the request loop ----------------------------------------------------------------
 
@@ -259,10 +338,20 @@ class EntrezClient:
 
         last = "no attempt made"
         for attempt in range(1, self.config.max_tries + 1):
-            self.limiter.acquire()
+            self._check_not_blocked(endpoint, params)
+            ticket = self.limiter.acquire()
             self.stats.count(endpoint)
             try:
-                body, status, content_type = self._send(endpoint, params, post=post, join_ids=join_ids)
+                try:
+                    body, status, content_type = self._send(
+                        endpoint,
+                        params,
+                        post=post,
+                        join_ids=join_ids,
+                        on_sent=functools.partial(self.limiter.sent, ticket),
+                    )
+                finally:
+                    self.limiter.sent(ticket)  # a GET, or a request that failed before its body went out
                 key = (
                     self.cache.put_pending(endpoint, cache_params, body, status=status, content_type=content_type)
                     if self.cache
@@ -280,6 +369,13 @@ class EntrezClient:
             except _Retry as exc:
                 last = str(exc)
                 self.stats.problem(exc.kind)
+                if exc.kind == "429" and exc.wait is not None and exc.wait > self.config.retry_after_cap:
+                    self._blocked_until = max(self._blocked_until, time.time() + exc.wait)
+                    raise FetchError(
+                        f"{endpoint} {_describe(params)}: NCBI answered 429 with Retry-After {exc.wait:.0f} s, "
+                        f"longer than the {self.config.retry_after_cap:.0f} s this client waits; stopped instead "
+                        "of waiting (what was fetched is kept; run again later)"
+                    ) from None
                 if attempt == self.config.max_tries:
                     break
                 wait = exc.wait if exc.wait is not None else self._backoff(attempt)
@@ -292,12 +388,33 @@ class EntrezClient:
             "NCBI may be down or throttling; run again later (what was fetched is kept)"
         )
 
+    def _check_not_blocked(self, endpoint: str, params: dict[str, Any]) -> None:
+        """Refuse to send while a ``Retry-After`` longer than the cap is running.
+
+        Raises:
+            FetchError: NCBI asked for no requests until a time still ahead.
+        """
+        if time.time() < self._blocked_until:
+            until = datetime.fromtimestamp(self._blocked_until, UTC)
+            raise FetchError(
+                f"{endpoint} {_describe(params)} not sent: NCBI asked (Retry-After) for no requests before "
+                f"{until:%Y-%m-%d %H:%M:%S} UTC; run again after that"
+            )
+
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.config.backoff_cap, self.config.backoff * 2**attempt))  # noqa: S311
 
-    def _send(self, endpoint: str, params: dict[str, Any], *, post: bool, join_ids: bool) -> tuple[bytes, int, str]:
+    def _send(
+        self, endpoint: str, params: dict[str, Any], *, post: bool, join_ids: bool, on_sent: Callable[[], None]
+    ) -> tuple[bytes, int, str]:
         url = f"{self.config.base_url.rstrip('/')}/{endpoint}.fcgi"
         request = Entrez._build_request(url, self._params(params), post=post or None, join_ids=join_ids)
+        if isinstance(request.data, bytes):
+            # Sent as an iterable so the limiter learns when the body has gone out; the
+            # length is set after the body (setting ``data`` drops a Content-Length header).
+            data = request.data
+            request.data = _StampedBody(data, on_sent)  # type: ignore[assignment]
+            request.add_header("Content-Length", str(len(data)))
         try:
             with Entrez.urlopen(request, timeout=self.config.timeout) as response:
                 body = response.read()
@@ -400,7 +517,7 @@ class EntrezClient:
 
         def check(body: bytes) -> tuple[int, list[str]]:
             record = _entrez_read(body, "esearch")
-            return int(record["Count"]), [str(i) for i in record["IdList"]]
+            return int(record["Count"]), _pmids_only([str(i) for i in record["IdList"]], "esearch")
 
         count, ids = self.request("esearch", params, check, post=True)
         first = min(since.values())
@@ -428,7 +545,7 @@ class EntrezClient:
 
         def check(body: bytes) -> tuple[int, list[str]]:
             record = _entrez_read(body, "esearch")
-            return int(record["Count"]), [str(i) for i in record["IdList"]]
+            return int(record["Count"]), _pmids_only([str(i) for i in record["IdList"]], "esearch")
 
         return self.request("esearch", params, check, post=True)
 
@@ -443,29 +560,33 @@ class EntrezClient:
         wanted = sorted(set(_check_pmids(pmids)), key=int)
         articles: dict[str, PubmedArticle] = {}
         deleted: set[str] = set()
+        refused: dict[str, str] = {}  # PMID (or message) → message; a refused record is not asked for again
         for _ in range(2):
-            todo = [p for p in wanted if p not in articles]
-            for found, gone in self._batched(todo, self.config.efetch_batch, self._fetch_batch):
+            todo = [p for p in wanted if p not in articles and p not in refused]
+            for found, gone, bad in self._batched(todo, self.config.efetch_batch, self._fetch_batch):
                 articles.update((a.pmid, a) for a in found)
                 deleted.update(gone)
+                refused.update((r.pmid or r.message, r.message) for r in bad)
         return FetchResult(
             articles=tuple(articles[p] for p in wanted if p in articles),
             deleted=tuple(sorted(deleted, key=int)),
             missing=tuple(p for p in wanted if p not in articles),
+            refused=tuple(refused.values()),
         )
 
-    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str]]:
+    def _fetch_batch(self, batch: list[str]) -> tuple[list[PubmedArticle], list[str], list[RefusedRecord]]:
         params = {"db": "pubmed", "id": ",".join(batch), "retmode": "xml"}
         requested = set(batch)
 
-        def check(body: bytes) -> tuple[list[PubmedArticle], list[str]]:
+        def check(body: bytes) -> tuple[list[PubmedArticle], list[str], list[RefusedRecord]]:
             records = parse_pubmed_bytes(body, source_name=f"efetch of {len(batch)} ids")
             found = [r for r in records if isinstance(r, PubmedArticle)]
             gone = [p for r in records if isinstance(r, DeletedCitations) for p in r.pmids]
+            refused = [r for r in records if isinstance(r, RefusedRecord)]
             stray = {a.pmid for a in found} - requested
             if stray:
                 raise ParseError(f"efetch returned PMIDs that were not asked for: {sorted(stray)[:5]}")
-            return found, gone
+            return found, gone, refused
 
         try:
             return self.request("efetch", params, check, post=True)
@@ -474,7 +595,7 @@ class EntrezClient:
                 raise FetchError(f"NCBI refuses to fetch PMID {batch[0]} (HTTP 400)") from None
             half = len(batch) // 2
             first, second = self._fetch_batch(batch[:half]), self._fetch_batch(batch[half:])
-            return first[0] + second[0], first[1] + second[1]
+            return first[0] + second[0], first[1] + second[1], first[2] + second[2]
 
     # -- ELink -----------------------------------------------------------------------------
 
@@ -515,6 +636,7 @@ class EntrezClient:
                     if db.get("LinkName") == linkname
                     for link in db.get("Link", [])
                 ]
+                _pmids_only(targets, "elink")
                 result[ids[0]] = tuple(targets)
             return result
 
@@ -561,6 +683,18 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def _pmids_only(ids: list[str], endpoint: str) -> list[str]:
+    """``ids`` from an answer, which must all be PMIDs.
+
+    Raises:
+        ParseError: one is not (a malformed answer: the attempt fails and is retried).
+    """
+    bad = next((i for i in ids if not is_pmid(i)), None)
+    if bad is not None:
+        raise ParseError(f"{endpoint} answered with {shown(bad)}, which is not a PMID")
+    return ids
 
 
 def _check_pmids(pmids: Iterable[str]) -> list[str]:

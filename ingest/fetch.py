@@ -10,14 +10,21 @@ retried forever; PubMed deletions (``DeleteCitation``) are applied.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from ingest.entrez import DateType, EntrezClient, LinkName
-from ingest.pubmed import DeletedCitations, PubmedArticle, parse_pubmed_xml, to_article_record
+from ingest.errors import ParseError
+from ingest.pubmed import (
+    DeletedCitations,
+    PubmedArticle,
+    PubmedRecord,
+    RefusedRecord,
+    parse_pubmed_xml,
+    to_article_record,
+)
 from kb.models import ArticleSource, Citation, MissingRecord
 from kb.store import Changes, Store
 
@@ -40,6 +47,11 @@ class FetchReport:
     fetched: set[str] = field(default_factory=set)
     #: Seeds and query results that EFetch did not return.
     start_missing: list[str] = field(default_factory=list)
+    #: Records refused by the parser (an identifier not of its shape), one message each; never stored.
+    refused: list[str] = field(default_factory=list)
+    #: Files that failed part-way (``kb ingest``): file name → what happened and what was kept
+    #: (not in :meth:`lines`: the command shows them as errors).
+    failed_files: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """A human summary, one line per fact."""
@@ -64,6 +76,11 @@ class FetchReport:
                 f"not returned by NCBI (recorded as missing): {', '.join(self.missing[:20])}"
                 + (" …" if len(self.missing) > 20 else "")
             )
+        if self.refused:
+            out.append(f"records refused (not stored): {len(self.refused)}")
+            out.extend(f"  {message}" for message in self.refused[:20])
+            if len(self.refused) > 20:
+                out.append(f"  … and {len(self.refused) - 20} more")
         return out
 
 
@@ -167,6 +184,7 @@ def _fetch_level(client: EntrezClient, saver: _Saver, wanted: dict[str, list[Art
     if not wanted:
         return set()
     result = client.fetch(wanted)
+    saver.report.refused.extend(result.refused)
     saver.articles(result.articles)
     got = {a.pmid for a in result.articles}
     saver.sources(s for pmid in sorted(got, key=int) for s in wanted[pmid])
@@ -249,29 +267,50 @@ def recheck_cited_by(
 def ingest_files(store: Store, paths: Sequence[Path], topic_id: str) -> FetchReport:
     """Load PubMed XML files (baseline/update files or saved EFetch output), streaming.
 
-    ``DeleteCitation`` entries are applied after each file's records are saved.
+    ``DeleteCitation`` entries are applied after each file's records are saved. Records the
+    parser refuses are counted in ``refused`` and not stored. A file that fails part-way (a
+    malformed or truncated document) is reported in ``failed_files``, with how many of its
+    records were stored, and the next file is read: records are saved in batches as they
+    come, and an upsert of the same record changes nothing, so re-running is safe.
 
     Raises:
-        ParseError: a file is malformed (records saved before the error stay saved).
+        StoreError: the database rejected a write.
     """
     report = FetchReport()
     saver = _Saver(store, topic_id, report)
     for path in paths:
         deletions: list[str] = []
-        records = parse_pubmed_xml(path, source_name=str(path))
-        count = 0
-        while True:
-            chunk = list(itertools.islice(records, _SAVE_BATCH))
-            if not chunk:
-                break
+
+        def save(chunk: list[PubmedRecord], name: str = path.name, deletions: list[str] = deletions) -> int:
             articles = [r for r in chunk if isinstance(r, PubmedArticle)]
             deletions.extend(p for r in chunk if isinstance(r, DeletedCitations) for p in r.pmids)
+            report.refused.extend(r.message for r in chunk if isinstance(r, RefusedRecord))
             saver.articles(articles)
             saver.sources(
-                ArticleSource(article_id=a.curie, topic_id=topic_id, kind="file", detail=path.name) for a in articles
+                ArticleSource(article_id=a.curie, topic_id=topic_id, kind="file", detail=name) for a in articles
             )
-            count += len(articles)
+            return len(articles)
+
+        count = 0
+        pending: list[PubmedRecord] = []
+        fault: ParseError | None = None
+        try:
+            for record in parse_pubmed_xml(path, source_name=str(path)):
+                pending.append(record)
+                if len(pending) == _SAVE_BATCH:
+                    count += save(pending)
+                    pending = []
+        except ParseError as exc:
+            fault = exc
+        count += save(pending)  # the records read before a fault are complete: keep them
         report.levels[path.name] = count
+        if fault is not None:
+            report.failed_files[path.name] = (
+                f"{fault}. Stored from it before the error (committed): {count} records; its "
+                "DeleteCitation entries were not applied; the file is marked failed. Re-running "
+                "'kb ingest' on it is safe (records are upserted, nothing is duplicated)"
+            )
+            continue
         if deletions:
             changes, kept = store.delete_articles(f"pubmed:{p}" for p in deletions)
             report.deleted += changes

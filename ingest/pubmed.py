@@ -50,8 +50,10 @@ from ingest.pubmed_records import (
     PubmedArticle,
     PubmedRecord,
     Qualifier,
+    RefusedRecord,
 )
 from ingest.pubmed_text import element_text as _text
+from kb.identifiers import article_id_problem, is_pmid, shown
 from kb.models import ArticleRecord
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "PubmedArticle",
     "PubmedRecord",
     "Qualifier",
+    "RefusedRecord",
     "parse_pubmed_bytes",
     "parse_pubmed_xml",
     "to_article_record",
@@ -92,7 +95,7 @@ _PARSER_OPTIONS: dict[str, Any] = {
 
 def parse_pubmed_xml(
     source: str | os.PathLike[str] | bytes | BinaryIO, *, source_name: str | None = None
-) -> Iterator[PubmedArticle | DeletedCitations]:
+) -> Iterator[PubmedRecord]:
     """Stream the records of a PubMed XML document.
 
     Args:
@@ -103,14 +106,18 @@ def parse_pubmed_xml(
 
     Yields:
         A :class:`PubmedArticle` per article, book article or legacy citation, and a
-        :class:`DeletedCitations` per ``DeleteCitation``, in document order.
+        :class:`DeletedCitations` per ``DeleteCitation``, in document order; a
+        :class:`RefusedRecord` in place of a record with an identifier that is missing or
+        not of its shape (the caller counts it and stores nothing of it).
 
     Raises:
         ParseError: the document is malformed or truncated (raised when the parser reaches the
             fault: records yielded before it were complete, though the one just before the
             fault may not be among them, and the document as a whole is not), its gzip data
-            is corrupt, or it is not a PubMed set (an HTML page, an ``<ERROR>`` document …).
-            The message names the source and the position.
+            is corrupt, or it is not a PubMed set (an HTML page, an ``<ERROR>`` document …),
+            or a record exceeds one of libxml2's limits (a text field over 10 MB: the message
+            says which record; the rest of the document is not read). The message names the
+            source and the position.
     """
     stream, name, closers = _open(source, source_name)
     try:
@@ -120,7 +127,7 @@ def parse_pubmed_xml(
             close()
 
 
-def parse_pubmed_bytes(data: bytes, *, source_name: str = "response") -> list[PubmedArticle | DeletedCitations]:
+def parse_pubmed_bytes(data: bytes, *, source_name: str = "response") -> list[PubmedRecord]:
     """Parse a whole PubMed XML document held in memory (e.g. an EFetch response body).
 
     All or nothing: a truncated or malformed body raises, even if some records were complete.
@@ -249,34 +256,39 @@ def _open(
 # -- the streaming loop --------------------------------------------------------------------
 
 
-def _iter_records(stream: _Reader, name: str) -> Iterator[PubmedArticle | DeletedCitations]:
+def _iter_records(stream: _Reader, name: str) -> Iterator[PubmedRecord]:
     # Not iterparse: asking lxml for "end" events (even filtered by tag) runs a handler at the
     # end of every element, which cost 6% of the time per record (141 against 132 µs here).
     # The one event asked for here is the root's start; the records are the root's children,
     # and after each chunk every child but the last is complete.
     parser = etree.XMLPullParser(events=("start",), tag=_SET_TAGS, **_PARSER_OPTIONS)
     cache = PartsCache()
+    done = _Count()
     root = document = None
     fault: ParseError | None = None
     cause: Exception | None = None
+    syntax: etree.XMLSyntaxError | None = None
     try:
         while chunk := stream.read(_READ_SIZE):
             parser.feed(chunk)
             root = _found_root(parser, root)
             if root is not None:
-                yield from _finished_records(root, name, cache, keep_last=True)
+                yield from _finished_records(root, name, cache, done, keep_last=True)
         document = parser.close()
     except etree.XMLSyntaxError as exc:
-        fault, cause = _malformed(name, exc, stream.head), exc
+        syntax = cause = exc
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         fault = ParseError(f"{name}: the gzip data is corrupt or truncated ({exc}); fetch or download it again")
         cause = exc
     root = _found_root(parser, root)  # its start may be in the chunk that failed
+    if syntax is not None:
+        # The record the fault is in: the root's last child (the ones before it are finished).
+        fault = _malformed(name, syntax, stream.head, done.n + max(1, len(root)) if root is not None else None)
     if root is None:
         raise (fault or _not_pubmed(name, document)) from cause
     # The records left. After a fault the last child is left out: it may be unfinished (and
     # nothing tells whether the fault came after its end tag).
-    yield from _finished_records(root, name, cache, keep_last=fault is not None)
+    yield from _finished_records(root, name, cache, done, keep_last=fault is not None)
     if fault:
         raise fault from cause
 
@@ -289,26 +301,67 @@ def _found_root(parser: Any, root: Any) -> Any:
     return root
 
 
-def _finished_records(root: Any, name: str, cache: PartsCache, *, keep_last: bool) -> Iterator[PubmedRecord]:
+class _Count:
+    """How many of the root's children have been read (to number records in messages)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def _finished_records(
+    root: Any, name: str, cache: PartsCache, done: _Count, *, keep_last: bool
+) -> Iterator[PubmedRecord]:
     """Read the root's children (all, or all but the last), deleting each, which frees it."""
     legacy = root.tag == "MedlineCitationSet"
     for _ in range(len(root) - keep_last):
         elem = root[0]
         tag = elem.tag
+        done.n += 1
         record: PubmedRecord | None
-        if tag == "PubmedArticle":
-            record = build_article(elem, name, cache)
-        elif tag == "PubmedBookArticle":
-            record = build_book(elem, name, cache)
-        elif tag == "DeleteCitation":
-            record = build_deleted(elem)
-        elif tag == "MedlineCitation" and legacy:
-            record = build_citation(elem, None, name, cache)
-        else:
-            record = None  # not a record: an entity reference between records …
+        try:
+            if tag == "PubmedArticle":
+                record = build_article(elem, name, cache)
+            elif tag == "PubmedBookArticle":
+                record = build_book(elem, name, cache)
+            elif tag == "DeleteCitation":
+                record = build_deleted(elem)
+            elif tag == "MedlineCitation" and legacy:
+                record = build_citation(elem, None, name, cache)
+            else:
+                record = None  # not a record: an entity reference between records …
+            problem = _id_problem(record) if record is not None else None
+        except ParseError as exc:  # a record without a PMID, or without its citation
+            problem = str(exc).removeprefix(f"{name}: ")
+        if problem is not None:
+            pmid = record.pmid if isinstance(record, PubmedArticle) else None
+            record = RefusedRecord(name, done.n, elem.sourceline, problem, pmid)
         del root[0]
         if record is not None:
             yield record
+
+
+def _id_problem(record: PubmedRecord) -> str | None:
+    """Why a record's identifiers refuse it (see :class:`RefusedRecord`), or None."""
+    if isinstance(record, PubmedArticle):
+        problem = article_id_problem(record.pmid, record.doi, record.pmcid)
+        if problem is not None:
+            return problem
+        refs = record.references
+        joined = "".join(refs)
+        # The fast test: all digits, and none empty or starting with 0 ("" in "0" holds too).
+        if refs and (not (joined.isascii() and joined.isdigit()) or any(r[:1] in "0" for r in refs)):
+            bad = next(r for r in refs if not is_pmid(r))
+            return f"it cites {shown(bad)}, which is not a PMID (digits only)"
+        for comment in record.comments_corrections:
+            if comment.pmid is not None and not is_pmid(comment.pmid):
+                return f"its {comment.ref_type or 'comment'} link names {shown(comment.pmid)}, which is not a PMID"
+    elif isinstance(record, DeletedCitations):
+        for pmid in record.pmids:
+            if not is_pmid(pmid):
+                return f"it deletes {shown(pmid)}, which is not a PMID (digits only)"
+    return None
 
 
 def _not_pubmed(name: str, root: Any) -> ParseError:
@@ -327,7 +380,19 @@ def _not_pubmed(name: str, root: Any) -> ParseError:
     )
 
 
-def _malformed(name: str, exc: etree.XMLSyntaxError, head: bytes) -> ParseError:
+#: libxml2's resource limits (XML_ERR_RESOURCE_LIMIT), recognised by their messages, and what
+#: each means for a record. They are kept (no huge_tree): lifting them lifts the guard against
+#: documents built to exhaust memory too.
+_LIMITS = (
+    ("text node too long", "a text field exceeds 10 MB (libxml2's limit)"),
+    ("huge text node", "a text field exceeds 10 MB (libxml2's limit)"),
+    ("excessive depth", "its elements are nested deeper than libxml2's limit (256)"),
+    ("name too long", "an element or attribute name exceeds libxml2's limit"),
+    ("attribute value too long", "an attribute value exceeds libxml2's limit (10 MB)"),
+)
+
+
+def _malformed(name: str, exc: etree.XMLSyntaxError, head: bytes, record: int | None = None) -> ParseError:
     line, column = exc.position if exc.position else (exc.lineno, exc.offset)
     message = re.sub(r"(, line \d+, column \d+)+$", "", exc.msg or str(exc))
     errors = exc.error_log.filter_from_errors() if exc.error_log else []
@@ -336,6 +401,14 @@ def _malformed(name: str, exc: etree.XMLSyntaxError, head: bytes) -> ParseError:
         # the last error libxml2 logged has the real cause and position.
         line, column, message = errors[-1].line, errors[-1].column, errors[-1].message
     lowered = head.lstrip().lower()
+    limit = next((what for key, what in _LIMITS if key in message.lower()), None)
+    if limit is not None:
+        which = f"record {record}" if record is not None else "a record"
+        before = f"records before it read: {record - 1}; " if record is not None else ""
+        return ParseError(
+            f"{name}: {which} refused: {limit}, at line {line}; {before}the rest of the file was not read. "
+            "PubMed's own records stay far below this limit: check where the file came from"
+        )
     if not head.strip():
         return ParseError(f"{name}: the document is empty; expected a PubmedArticleSet — fetch it again")
     if "amplification" in message or "entity reference loop" in message.lower():

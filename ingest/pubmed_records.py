@@ -82,7 +82,7 @@ class PubmedArticle:
     Text fields are plain text (inline markup removed, whitespace folded); empty ones are None.
     """
 
-    pmid: str  # PubMed identifier
+    pmid: str  # PubMed identifier: digits only (the parser refuses any other, see RefusedRecord)
     pmid_version: int = 1  # PMID/@Version (versioned citations; almost always 1)
     is_book: bool = False  # a PubmedBookArticle (book or book chapter, e.g. GeneReviews)
     status: str | None = None  # MedlineCitation/@Status: MEDLINE, PubMed-not-MEDLINE, In-Process, Publisher, …
@@ -128,8 +128,30 @@ class DeletedCitations:
     pmids: tuple[str, ...]  # the PMIDs to delete
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """A record the parser would not turn into an article: reported and counted, never stored.
+
+    Refused: a record whose PMID is not digits, whose DOI or PMC id does not have their shape,
+    that cites or lists a PMID that is not digits, or that has no PMID at all (see
+    :func:`kb.identifiers.article_id_problem`); a ``DeleteCitation`` naming a non-PMID.
+    """
+
+    source: str  # the document's name
+    index: int  # the record's position in the document, from 1
+    line: int | None  # the line its start tag is on
+    reason: str  # what is wrong, e.g. "its PMID '1](…' is not a PMID (digits only)"
+    pmid: str | None = None  # the record's PMID as written, when it has one
+
+    @property
+    def message(self) -> str:
+        """One line for a report: ``file: record 3 (line 120) refused: its PMID … (digits only)``."""
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.source}: record {self.index}{where} refused: {self.reason}"
+
+
 #: What the parser yields.
-PubmedRecord = PubmedArticle | DeletedCitations
+PubmedRecord = PubmedArticle | DeletedCitations | RefusedRecord
 
 
 def _positional_constructor(cls: type[_T]) -> Callable[..., _T]:

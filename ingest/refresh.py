@@ -42,6 +42,7 @@ from ingest.entrez import EntrezClient
 from ingest.errors import FetchError
 from ingest.fetch import FetchReport, fetch_into_store, recheck_cited_by
 from ingest.pipeline import extract_findings, sync_pack
+from kb.identifiers import is_pmid, shown
 from kb.lock import STALE_AFTER, RefreshLockHandle, acquire
 from kb.store import Changes, Store
 from kb.topic import SavedQuery, TopicPack
@@ -312,6 +313,10 @@ def _run_window(
             return
         _count(report, fetched)
         window.fetched = len(fetched.fetched)
+        refused = (
+            f"{len(fetched.refused)} record(s) refused, not stored: {fetched.refused[0]}" if fetched.refused else None
+        )
+        window.message = refused
         report.findings += extract_findings(store, pack, article_ids={f"pubmed:{p}" for p in fetched.fetched})
         lost = [p for p in fetched.start_missing if f"pubmed:{p}" not in known_missing]
         if lost:
@@ -319,7 +324,7 @@ def _run_window(
             window.message = (
                 f"EFetch did not return {len(lost)} of the records found ({', '.join(lost[:5])}"
                 f"{' …' if len(lost) > 5 else ''}); recorded as missing, and accepted as gone if the next run "
-                "does not get them either"
+                "does not get them either" + (f"; {refused}" if refused else "")
             )
             return
     datetypes = ("seed",) if seeds else ("edat", "mdat")
@@ -347,7 +352,11 @@ def _recheck_cited_by(
         return
     window = Window(CITED_BY, "citedin", f"{last:%Y/%m/%d}", f"{today:%Y/%m/%d}")
     report.windows.append(window)
-    frontier = [a.removeprefix("pubmed:") for a in store.topic_article_ids(pack.id, max_depth=0)]
+    stored = [a.removeprefix("pubmed:") for a in store.topic_article_ids(pack.id, max_depth=0)]
+    # Only PMIDs can be asked about. The parser refuses records with any other id, but a KB
+    # written by an older version may hold one: it is named, not allowed to stop the check.
+    frontier = [p for p in stored if is_pmid(p)]
+    skipped = [p for p in stored if not is_pmid(p)]
     try:
         fetched = recheck_cited_by(client, store, pack.id, frontier, pack.spec.expansion.cited_by_depth)
     except FetchError as exc:
@@ -359,6 +368,11 @@ def _recheck_cited_by(
     report.findings += extract_findings(store, pack, article_ids={f"pubmed:{p}" for p in fetched.fetched})
     store.set_watermarks(pack.id, "", {"citedin": today})
     window.status = "success"
+    if skipped:
+        window.message = (
+            f"skipped {len(skipped)} stored article id(s) that are not PMIDs, e.g. {shown('pubmed:' + skipped[0])}; "
+            "remove them (a current 'kb ingest' or 'kb fetch' refuses such records)"
+        )
 
 
 def _count(report: RefreshReport, fetched: FetchReport) -> None:

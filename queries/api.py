@@ -24,6 +24,7 @@ Counting rules (also on the site's methods page; computed in SQL by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -83,7 +84,9 @@ def findings(
         condition: condition name or synonym (``calcinosis``).
         context: disease context (``systemic sclerosis``, ``SSc``), or :data:`UNSPECIFIED`.
         design: one study design (``case_series``, ``rct``, …).
-        since: keep findings from articles published in or after this year (or date).
+        since: keep findings from articles published in or after this year: a year (``2015``,
+            ``"2015"``) or a date (``"2015-06-01"``, ``"2015/06/01"``, a ``datetime.date``),
+            whose year counts.
         min_confidence: keep extracted findings whose confidence is at least this (between 0
             and 1; ``kb eval --folds`` shows the precision each threshold gave on held-out
             topics); curated findings are always kept.
@@ -99,8 +102,9 @@ def findings(
 
     Raises:
         VocabularyError: a term is not in the vocabulary.
-        ValueError: ``design`` is not a known study design.
+        ValueError: ``design`` is not a known study design, or ``since`` is not a year or a date.
     """
+    year = _year(since) if since is not None else None  # checked before the database is read
     engine = connect(db)
     via: dict[str, str] = {}
     ids: tuple[str, ...] | None = None
@@ -115,9 +119,9 @@ def findings(
             raise ValueError(f"unknown study design {design!r}; use one of {', '.join(DESIGN_RANK)}")
         clauses.append("f.study_design = :design")
         params["design"] = design
-    if since is not None:
+    if year is not None:
         clauses.append("a.year >= :since")
-        params["since"] = _year(since)
+        params["since"] = year
     if min_confidence is not None:
         if not 0.0 <= float(min_confidence) <= 1.0:
             raise ValueError(f"min_confidence must be between 0 and 1, not {min_confidence!r}")
@@ -199,21 +203,57 @@ def _read_findings(
     return frame.drop(columns=["design_rank"]).reset_index(drop=True)
 
 
-def _year(value: int | str | date) -> int:
+_SINCE_HELP = "give a year (2015 or '2015') or a date ('2015-06-01', '2015/06/01', a datetime.date)"
+
+
+def _year(value: object) -> int:
+    """The publication year ``findings(since=…)`` means.
+
+    Raises:
+        ValueError: ``value`` is neither a four-digit year nor a date.
+    """
     if isinstance(value, (date, datetime)):
         return value.year
-    return int(str(value)[:4])
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1000 <= value <= 9999:
+            return value
+        raise ValueError(f"since={value!r} is not a year: {_SINCE_HELP}")
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[0-9]{4}", text):
+            return int(text)
+        for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m", "%Y/%m"):
+            try:
+                return datetime.strptime(text, pattern).year
+            except ValueError:
+                continue
+        raise ValueError(f"since={value!r} is not a year or a date: {_SINCE_HELP}")
+    raise ValueError(f"since={value!r} ({type(value).__name__}) is not a year or a date: {_SINCE_HELP}")
 
 
-def _moment(value: date | datetime | str) -> datetime:
+def _moment(value: object) -> datetime:
+    """The moment ``new_since`` counts from (aware, UTC when naive).
+
+    Raises:
+        ValueError: ``value`` is not a date, a datetime or an ISO date string.
+    """
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD or an ISO date and time") from None
+    if not isinstance(value, date):
+        raise ValueError(
+            f"new_since needs the date to count from: '2025-06-01', a datetime.date or a datetime; got {value!r}"
+        )
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _check_condition(function: str, condition: object) -> None:
+    if not isinstance(condition, str) or not condition.strip():
+        raise ValueError(f"{function} needs a condition: a name, id or synonym such as 'calcinosis'; got {condition!r}")
 
 
 # -- aggregation -----------------------------------------------------------------------------
@@ -287,8 +327,10 @@ def treatments_for(
         then number of studies, then patients.
 
     Raises:
+        ValueError: ``condition`` is not a name (None, say).
         VocabularyError: the condition or context is not in the vocabulary.
     """
+    _check_condition("treatments_for", condition)
     engine = connect(db)
     rows = aggregate_evidence(engine, resolve_scope(engine, condition, context), include_classes=include_classes)
     return _treatment_table(rows)
@@ -316,6 +358,7 @@ def compare(*interventions: str, condition: str, context: str | None = None, db:
     """
     if not interventions:
         raise ValueError("compare() needs at least one intervention")
+    _check_condition("compare", condition)
     engine = connect(db)
     terms = [resolve_intervention(engine, term) for term in interventions]
     keys = [(t.level, t.id) for t in terms]

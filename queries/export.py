@@ -39,6 +39,7 @@ from kb.graph_export import GRAPH_FILES, write_graph
 from queries.api import findings
 from queries.catalog import articles
 from queries.db import DB, connect
+from queries.links import doi_url, pubmed_url, safe_url
 
 __all__ = ["EXPORT_FORMATS", "bibtex_entries", "export_tables", "ris_records", "write_exports"]
 
@@ -174,11 +175,8 @@ def _one_line(value: object) -> str:
 
 
 def _link(article: dict[str, Any]) -> str:
-    if _one_line(article.get("pmid")):
-        return f"https://pubmed.ncbi.nlm.nih.gov/{_one_line(article['pmid'])}/"
-    if _one_line(article.get("doi")):
-        return f"https://doi.org/{_one_line(article['doi'])}"
-    return _one_line(article.get("url"))
+    """The article's link for a bibliography: PubMed, else its DOI, else its own http(s) URL."""
+    return pubmed_url(article.get("pmid")) or doi_url(article.get("doi")) or safe_url(article.get("url")) or ""
 
 
 def ris_records(frame: pd.DataFrame) -> str:

@@ -186,6 +186,9 @@ def refresh_changes(site: SiteData) -> list[dict[str, Any]]:
         start, end = run["started_at"], run["finished_at"]
         added: list[dict[str, Any]] = []
         if start is not None and end is not None:
+            # Records are stamped to the second (kb.store), runs to the microsecond: an article
+            # stored in the second the run started must not fall before its start.
+            start = start.replace(microsecond=0)
             added = _by_added(a for a in site.articles if a["added"] is not None and start <= a["added"] <= end)
         runs.append(run | {"added": added[:_NEW_LIMIT], "more": max(0, len(added) - _NEW_LIMIT)})
     return runs

@@ -6,7 +6,9 @@ Jinja2 templates kept in the site sources (``site/templates``) and the data gath
 and is what the MkDocs hook calls. It is deterministic: the same KB gives the same bytes.
 Text that comes from PubMed or curators is escaped with the ``text`` filter (Markdown) or the
 ``html_text`` filter (the findings tables, which are raw HTML), so a title containing
-``<script>`` or Markdown link syntax renders as plain text. Charts are inline SVG from
+``<script>`` or Markdown link syntax renders as plain text. Links to other sites come only
+from the ``pubmed_url``, ``doi_url``, ``pmc_url`` and ``mesh_url`` filters
+(:mod:`queries.links`: http(s) only, percent-encoded, None for a value not of its shape). Charts are inline SVG from
 :mod:`queries.charts`.
 """
 
@@ -16,17 +18,19 @@ import functools
 import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from kb.errors import KBError
 from queries import api
 from queries.charts import rate_bar
 from queries.db import DB, connect
 from queries.downloads import Download, write_downloads
+from queries.links import doi_url, mesh_url, pmc_url, pubmed_url
 from queries.pages import (
     SiteData,
     condition_page,
@@ -174,6 +178,11 @@ def _environment(templates: Path) -> Environment:
         size=_size,
         day=_day,
         minute=_minute,
+        # Outbound links, built by queries.links only (None when the value is not of its shape).
+        pubmed_url=pubmed_url,
+        doi_url=doi_url,
+        pmc_url=pmc_url,
+        mesh_url=mesh_url,
     )
     env.globals.update(condition_page=condition_page, rate_bar=rate_bar)
     return env
@@ -281,24 +290,75 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
     return pages
 
 
+#: The manifest a build writes into the folder of generated sources: that the build owns the
+#: folder, and which files it wrote there (the only ones a later build may remove).
+MANIFEST = ".kb-generated.json"
+
+
 def build_sources(templates: Path, out_dir: Path, *, db: DB = None) -> list[Path]:
     """Write the site's generated sources under ``out_dir``: the downloads, then every page.
 
     This is what the MkDocs hook calls; ``out_dir`` is a folder MkDocs reads as part of the
-    docs (never ``site/`` itself).
+    docs (never ``site/`` itself). The build owns it: a new or empty folder is claimed with a
+    manifest (:data:`MANIFEST`), a folder with a manifest is reused, and a non-empty folder
+    without one is refused. Only files the previous manifest lists are ever removed.
 
     Returns:
         Every file written (pages and downloads), relative paths under ``out_dir``.
+
+    Raises:
+        KBError: ``out_dir`` holds files this build did not write.
     """
+    previous = claim_generated_dir(out_dir)
     downloads = write_downloads(out_dir / "downloads", db=db)
-    pages = write_pages(render_pages(templates, db=db, downloads=downloads), out_dir)
-    return [*pages, *(out_dir / "downloads" / d.name for d in downloads)]
+    pages = write_pages(render_pages(templates, db=db, downloads=downloads), out_dir, previous=previous)
+    written = [*pages, *(out_dir / "downloads" / d.name for d in downloads)]
+    _write_manifest(out_dir, [p.relative_to(out_dir).as_posix() for p in written])
+    return written
 
 
-def write_pages(pages: Mapping[str, str], out_dir: Path) -> list[Path]:
-    """Write rendered pages under ``out_dir``, removing stale generated pages; return the paths.
+def claim_generated_dir(out_dir: Path) -> set[str]:
+    """Make ``out_dir`` the build's own; return the files its previous manifest lists.
 
-    Files whose content is unchanged are not rewritten, so their timestamps stay put.
+    Raises:
+        KBError: ``out_dir`` is a file, or a non-empty folder without a manifest.
+    """
+    manifest = out_dir / MANIFEST
+    if manifest.is_file():
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KBError(
+                f"{manifest} is not a manifest kb build wrote ({exc}); remove {out_dir} and build again"
+            ) from exc
+        return {str(f) for f in files}
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise KBError(
+            f"{out_dir} is where this build keeps its generated pages, but it already holds files "
+            f"kb build did not write (it has no {MANIFEST}); move them away, or build with another --site-dir"
+        )
+    _write_manifest(out_dir, [])
+    return set()
+
+
+def _write_manifest(out_dir: Path, files: Sequence[str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    content = {
+        "written_by": "kb build",
+        "what": "pages and downloads generated from the KB; the next kb build replaces the files listed here",
+        "files": sorted(files),
+    }
+    temporary = out_dir / f"{MANIFEST}.tmp"
+    temporary.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+    temporary.replace(out_dir / MANIFEST)
+
+
+def write_pages(pages: Mapping[str, str], out_dir: Path, *, previous: Iterable[str] = ()) -> list[Path]:
+    """Write rendered pages under ``out_dir``; remove the ``previous`` pages not written now.
+
+    ``previous`` are paths relative to ``out_dir`` that an earlier build wrote (its
+    manifest); nothing else in ``out_dir`` is ever removed. Files whose content is
+    unchanged are not rewritten, so their timestamps stay put.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -308,8 +368,9 @@ def write_pages(pages: Mapping[str, str], out_dir: Path) -> list[Path]:
         if not path.is_file() or path.read_text(encoding="utf-8") != content:
             path.write_text(content, encoding="utf-8")
         written.append(path)
-    keep = set(written)
-    for stale in sorted(out_dir.rglob("*.md")):
-        if stale not in keep:
+    keep = {p.relative_to(out_dir).as_posix() for p in written}
+    for relative in sorted(set(previous) - keep):
+        stale = out_dir / relative
+        if relative.endswith(".md") and ".." not in Path(relative).parts and stale.is_file():
             stale.unlink()
     return written

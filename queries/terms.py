@@ -2,11 +2,13 @@
 
 Every query resolves its arguments here, so ``"SSc"``, ``"scleroderma"`` and
 ``"systemic-sclerosis"`` all name the same disease context and ``"Cardizem"`` names
-diltiazem. An unknown term raises :class:`~kb.errors.VocabularyError` listing the known ones.
+diltiazem. An unknown term raises :class:`~kb.errors.VocabularyError` naming the closest
+known ones (``'diltiazm'``: did you mean ``'diltiazem'``?).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,21 +31,60 @@ _TABLES = {
 }
 
 
+#: Known names listed in an "unknown term" message up to this many (a drug dictionary has thousands).
+_LIST_KNOWN = 40
+
+
+def _names(engine: Engine, label: str) -> dict[str, tuple[str, str]]:
+    """Every folded id, name and synonym of a vocabulary table → (id, display name)."""
+    table = _TABLES[label]
+    with engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT id, name, synonyms FROM {table}")).all()  # noqa: S608 (fixed names)
+    names: dict[str, tuple[str, str]] = {}
+    for row in sorted(rows, key=lambda r: str(r.id)):
+        for name in (row.id, row.name, *as_list(row.synonyms)):
+            names.setdefault(normalise_term(str(name)), (str(row.id), str(row.name)))
+    return names
+
+
+def _check_term(label: str, term: object) -> str:
+    if not isinstance(term, str) or not term.strip():
+        example = {"condition": "'calcinosis'", "disease context": "'systemic sclerosis' or 'SSc'"}.get(
+            label, "'diltiazem'"
+        )
+        raise ValueError(f"a {label} is a name, id or synonym such as {example}; got {term!r}")
+    return term
+
+
+def _unknown(label: str, term: str, names: Mapping[str, tuple[str, str]]) -> VocabularyError:
+    """The error for an unknown term: the closest known names first, then (if few) all of them."""
+    close = difflib.get_close_matches(normalise_term(term), list(names), n=6, cutoff=0.75)
+    suggested = list(dict.fromkeys(names[c][1] for c in close))[:3]
+    message = f"unknown {label} {term!r}"
+    if suggested:
+        message += f"; did you mean {' or '.join(repr(s) for s in suggested)}?"
+    display = sorted({name for _, name in names.values()})
+    if len(display) <= _LIST_KNOWN:
+        message += f"; known: {', '.join(display)}"
+    else:
+        message += f" ({len(display)} are known: see queries.catalog or the site's pages)"
+    return VocabularyError(message)
+
+
 def resolve(engine: Engine, label: str, term: str) -> str:
     """The id of the ``label`` (intervention, intervention class, condition, disease context) ``term`` names.
 
     Raises:
-        VocabularyError: no entry answers to ``term``.
+        ValueError: ``term`` is not a non-empty string.
+        VocabularyError: no entry answers to ``term``; the message suggests the closest known
+            names (``'diltiazm'``: did you mean ``'diltiazem'``?).
     """
-    table = _TABLES[label]
-    with engine.connect() as connection:
-        rows = connection.execute(text(f"SELECT id, name, synonyms FROM {table}")).all()  # noqa: S608 (fixed names)
-    key = normalise_term(term)
-    for row in rows:
-        if key in {normalise_term(n) for n in (row.id, row.name, *as_list(row.synonyms))}:
-            return str(row.id)
-    known = ", ".join(sorted(str(row.name) for row in rows))
-    raise VocabularyError(f"unknown {label} {term!r}; known: {known}")
+    _check_term(label, term)
+    names = _names(engine, label)
+    found = names.get(normalise_term(term))
+    if found is None:
+        raise _unknown(label, term, names)
+    return found[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +118,7 @@ def resolve_intervention(engine: Engine, term: str) -> InterventionTerm:
             r.id: (r.kind, r.class_id) for r in connection.execute(text("SELECT id, kind, class_id FROM intervention"))
         }
         components = connection.execute(text("SELECT combination_id, component_id FROM intervention_component")).all()
+    _check_term("intervention", term)
     try:
         found: str | None = resolve(engine, "intervention", term)
         kind, class_id = interventions[str(found)]
@@ -86,7 +128,8 @@ def resolve_intervention(engine: Engine, term: str) -> InterventionTerm:
         try:
             class_id = resolve(engine, "intervention class", term)
         except VocabularyError:
-            raise VocabularyError(f"unknown intervention or class {term!r}") from None
+            names = {**_names(engine, "intervention class"), **_names(engine, "intervention")}
+            raise _unknown("intervention or class", term, names) from None
         found = None
     via = intervention_via(interventions, [(c.combination_id, c.component_id) for c in components], found, class_id)
     if class_id is not None:
@@ -128,10 +171,11 @@ def resolve_scope(
     """The findings scope for a condition and a context (or :data:`UNSPECIFIED`), as typed.
 
     Raises:
+        ValueError: the condition or the context is given but is not a string.
         VocabularyError: the condition or the context is not in the vocabulary.
     """
     condition_id = resolve(engine, "condition", condition) if condition is not None else None
-    if context is not None and normalise_term(context) == UNSPECIFIED:
+    if context is not None and normalise_term(_check_term("disease context", context)) == UNSPECIFIED:
         return Scope(condition_id, unspecified_context=True, intervention_ids=intervention_ids)
     context_id = resolve(engine, "disease context", context) if context is not None else None
     return Scope(condition_id, context_id, intervention_ids=intervention_ids)

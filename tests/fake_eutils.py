@@ -835,12 +835,11 @@ class FakeEutils:
 
     Args:
         records: initial records, PMID -> :class:`RecordSpec` (or a mapping of its fields).
-        rate_limit: requests per second the server accepts (a token bucket holding ``burst``
-            tokens, by default ``rate_limit``); a request finding the bucket empty gets 429.
-            ``None``: no limit.
+        rate_limit: requests the server accepts in any sliding second, as NCBI counts them:
+            a request arriving when ``rate_limit`` requests (accepted or not) arrived in the
+            second before it gets 429, and is logged as ``rejected``. ``None``: no limit.
         latency: seconds every answer is held back (slept in the handler thread, so concurrent
             requests overlap as they do at NCBI).
-        burst: bucket size for ``rate_limit``.
         rate_limit_retry_after: ``Retry-After`` seconds on rate-limit 429s (default: none).
     """
 
@@ -850,13 +849,11 @@ class FakeEutils:
         records: Mapping[str, RecordSpec | Mapping[str, Any]] | None = None,
         rate_limit: float | None = None,
         latency: float = 0.0,
-        burst: float | None = None,
         rate_limit_retry_after: float | None = None,
     ) -> None:
         if rate_limit is not None and rate_limit <= 0:
             raise ValueError("rate_limit must be positive (or None for no limit)")
         self.rate_limit = rate_limit
-        self.burst = float(burst if burst is not None else (rate_limit or 0.0))
         self.rate_limit_retry_after = rate_limit_retry_after
         self.latency = float(latency)
         self.requests: list[RequestLog] = []
@@ -869,8 +866,6 @@ class FakeEutils:
         self._also_cites: dict[str, set[str]] = {}  # pmid -> stored records whose cited_by include it
         self._searches: dict[str, tuple[str, ...]] = {}
         self._faults: list[tuple[str, Fault]] = []
-        self._tokens = self.burst
-        self._last_refill: float | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -1050,17 +1045,21 @@ class FakeEutils:
         if seconds > 0:
             self._stopping.wait(seconds)
 
+    def _recent(self, now: float) -> int:
+        """Requests that arrived in the second before ``now`` (the one arriving excluded); call
+        with the lock held. Every arrival counts, rejected or not: NCBI counts what it receives."""
+        count = 0
+        for entry in reversed(self.requests):  # in the order the lock was taken: nearly arrival order
+            age = now - entry.time
+            if age >= 2.0:
+                break
+            if 0.0 <= age < 1.0:
+                count += 1
+        return count
+
     def _admit(self, now: float) -> bool:
-        """Token bucket; call with the lock held."""
-        if self.rate_limit is None:
-            return True
-        if self._last_refill is not None:
-            self._tokens = min(self.burst, self._tokens + (now - self._last_refill) * self.rate_limit)
-        self._last_refill = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+        """The sliding-window check: under the limit in the second before ``now``? (Lock held.)"""
+        return self.rate_limit is None or self._recent(now) < self.rate_limit
 
     def _handle(self, handler: _Handler, method: str) -> None:
         arrival = time.monotonic()
@@ -1082,9 +1081,9 @@ class FakeEutils:
                 params.setdefault(key, []).extend(values)
         entry = RequestLog(time=arrival, endpoint=endpoint, method=method, params=params, path=path)
         with self._lock:
-            self.requests.append(entry)
             admitted = self._admit(arrival)
-            recent = sum(1 for r in self.requests if arrival - r.time < 1.0)
+            recent = self._recent(arrival) + 1
+            self.requests.append(entry)
             fault = self._take_fault(endpoint) if admitted and endpoint in ENDPOINTS else None
 
         try:
@@ -1159,7 +1158,7 @@ class FakeEutils:
         if self.rate_limit is None:
             return []
         with self._lock:
-            remaining = max(0, int(self._tokens))
+            remaining = max(0, int(self.rate_limit) - self._recent(time.monotonic()))
         return [("X-RateLimit-Limit", _format_seconds(self.rate_limit)), ("X-RateLimit-Remaining", str(remaining))]
 
     def _send(self, handler: _Handler, entry: RequestLog, response: _Response) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -170,3 +171,60 @@ def test_bad_arguments_fail_with_one_clear_line(argv: list[str], tmp_path: Path)
 def test_build_creates_the_folder_of_a_new_sqlite_kb(tmp_path: Path) -> None:
     kb("build", "--no-site", "--db", f"sqlite:///{tmp_path}/new/folder/kb.sqlite", cwd=tmp_path)
     assert (tmp_path / "new" / "folder" / "kb.sqlite").is_file()
+
+
+def kb_status(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KB_DATABASE_URL"}
+    return subprocess.run([str(KB), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_build_refuses_a_site_folder_it_did_not_make_and_keeps_its_files(tmp_path: Path) -> None:
+    """MkDocs empties the site folder: ``--site-dir ~/Documents`` by mistake must not do that."""
+    mine = tmp_path / "Documents"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("years of work")
+    (mine / "drafts").mkdir()
+    (mine / "drafts" / "ch1.md").write_text("chapter one")
+    db = f"sqlite:///{tmp_path}/kb.sqlite"
+    out = kb_status("build", "--topic", str(MINI_TOPIC), "--db", db, "--site-dir", str(mine), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert f"{mine} is not empty (drafts, thesis.txt) and is not a site kb build made" in out.stderr
+    assert (mine / "thesis.txt").read_text() == "years of work"
+    assert (mine / "drafts" / "ch1.md").read_text() == "chapter one"
+    assert not (tmp_path / "Documents-sources").exists()
+
+
+def test_build_keeps_its_generated_pages_in_a_folder_it_owns(tmp_path: Path) -> None:
+    """Generated pages used to go to ``<site>/../generated``, emptied of every *.md the build
+    did not make. Now they go to ``<site>-sources``, marked by a manifest; only files it
+    lists are ever removed, and a folder without one is refused."""
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "notes.md").write_text("my notes")
+    site = tmp_path / "site"
+    db = f"sqlite:///{tmp_path}/kb.sqlite"
+    args = ("build", "--topic", str(MINI_TOPIC), "--db", db)
+    kb(*args, "--site-dir", str(site), cwd=tmp_path)
+    assert (tmp_path / "generated" / "notes.md").read_text() == "my notes"
+    assert (site / ".kb-site.json").is_file() and (site / "index.html").is_file()
+    sources = tmp_path / "site-sources"
+    manifest_path = sources / ".kb-generated.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert "index.md" in manifest["files"] and "downloads/findings.csv" in manifest["files"]
+    assert all((sources / f).is_file() for f in manifest["files"])
+
+    # A page the previous build wrote and this one does not is removed; the user's file stays.
+    (sources / "mine.md").write_text("mine")
+    stale = sources / "articles" / "pubmed-999.md"
+    stale.write_text("an article no longer in the KB")
+    manifest["files"].append("articles/pubmed-999.md")
+    manifest_path.write_text(json.dumps(manifest))
+    kb(*args, "--site-dir", str(site), cwd=tmp_path)
+    assert (sources / "mine.md").read_text() == "mine" and not stale.exists()
+
+    other = tmp_path / "other-sources"
+    other.mkdir()
+    (other / "a.md").write_text("someone else's")
+    out = kb_status(*args, "--site-dir", str(tmp_path / "other"), cwd=tmp_path)
+    assert out.returncode == 1 and "already holds files kb build did not write" in out.stderr, out.stderr
+    assert (other / "a.md").read_text() == "someone else's"

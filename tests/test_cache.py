@@ -54,10 +54,11 @@ def test_rate_limiter_spaces_starts_across_threads() -> None:
     lock = threading.Lock()
 
     def worker() -> None:
-        for _ in range(5):
-            limiter.acquire()
+        for _ in range(8):
+            ticket = limiter.acquire()
             with lock:
                 starts.append(time.monotonic())
+            limiter.sent(ticket)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
@@ -65,7 +66,7 @@ def test_rate_limiter_spaces_starts_across_threads() -> None:
     for t in threads:
         t.join()
     starts.sort()
-    assert len(starts) == 20
+    assert len(starts) == 32
     # Never faster than the rate: the k-th start comes k intervals after the first, or later.
     # (Not "every gap is an interval": a thread records its start after waking from its sleep,
     # which a loaded machine delays by milliseconds, so two recorded starts can sit closer

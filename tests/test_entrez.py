@@ -4,7 +4,11 @@ each record arrives exactly once and nothing is lost."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import urllib.request
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -201,3 +205,33 @@ def test_the_api_key_is_never_cached_or_shown(server: FakeEutils, tmp_path: Path
     for path in (tmp_path / "cache").rglob("*"):
         if path.is_file():
             assert b"SECRET-KEY-123" not in path.read_bytes()
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int = 3) -> Iterator[None]:
+    """Busy processes competing for the CPU (the machine's other jobs, at their worst)."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize(("api_key", "limit", "requests"), [(None, 3, 18), ("test-key", 10, 60)])
+def test_no_sliding_second_holds_more_than_the_limit_under_cpu_load(
+    tmp_path: Path, api_key: str | None, limit: int, requests: int
+) -> None:
+    """The server refuses (429) any request arriving when ``limit`` others arrived in the
+    second before it, as NCBI counts; the client must never be refused, with the CPU busy."""
+    fake = FakeEutils(rate_limit=limit, latency=0.05)
+    pmids = [str(33000000 + n) for n in range(requests)]
+    for pmid in pmids:
+        fake.add_record(pmid)
+    with fake, cpu_load():
+        c = client(fake, tmp_path, rate=None, api_key=api_key, efetch_batch=1, concurrency=3, max_tries=1)
+        result = c.fetch(pmids)
+    assert len(result.articles) == requests
+    assert [r for r in fake.requests if r.rejected] == []
+    assert fake.max_requests_in_any_window(1.0) <= limit

@@ -163,3 +163,57 @@ def test_ingest_real_update_file_from_shared(tmp_path: Path) -> None:
     assert rows(db, "SELECT COUNT(*) FROM article") == [(30,)]
     assert rows(db, "SELECT COUNT(*) FROM missing_record WHERE reason = 'deleted'") == [(6,)]
     assert rows(db, "SELECT COUNT(*) FROM citation WHERE source = 'reference_list'")[0][0] > 500
+
+
+def test_a_file_failing_part_way_says_what_was_stored_and_the_next_file_is_read(db_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "a-broken.xml"
+    broken.write_bytes(article_set([make_article(p) for p in ("36000001", "36000002", "36000003")])[:-300])
+    good = tmp_path / "b-good.xml.gz"
+    good.write_bytes(gzip.compress(article_set([make_article("36000004")])))
+    out = kb("ingest", str(broken), str(good), "--db", db_url, cwd=tmp_path, expect=1)
+    assert "Traceback" not in out.stderr
+    assert f"{broken}: XML is malformed at line" in out.stderr
+    assert "Stored from it before the error (committed): 2 records" in out.stderr
+    assert "the file is marked failed" in out.stderr and "Re-running 'kb ingest' on it is safe" in out.stderr
+    assert "error: 1 of 2 files failed part-way: a-broken.xml" in out.stderr
+    assert "b-good.xml.gz: 1 articles" in out.stdout
+    stored = {r[0] for r in rows(db_url, "SELECT id FROM article WHERE id LIKE 'pubmed:36%'")}
+    assert stored == {"pubmed:36000001", "pubmed:36000002", "pubmed:36000004"}
+    again = kb("ingest", str(broken), "--db", db_url, cwd=tmp_path, expect=1)  # safe to re-run: nothing doubles
+    assert "Stored from it before the error (committed): 2 records" in again.stderr
+    assert rows(db_url, "SELECT COUNT(*) FROM article WHERE id LIKE 'pubmed:36%'") == [(3,)]
+
+
+def test_a_text_field_over_libxml2s_limit_names_the_record(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.xml"
+    big = make_article("37000002", abstract="calcinosis " * (1_000_000))  # 11 MB in one text node
+    huge.write_bytes(article_set([make_article("37000001"), big, make_article("37000003")]))
+    db = f"sqlite:///{tmp_path}/kb.sqlite"
+    out = kb("ingest", str(huge), "--db", db, cwd=tmp_path, expect=1)
+    assert f"{huge}: record 2 refused: a text field exceeds 10 MB" in out.stderr, out.stderr
+    assert "XML_PARSE_HUGE" not in out.stderr and "truncated" not in out.stderr
+    assert "Stored from it before the error (committed): 1 records" in out.stderr
+    assert rows(db, "SELECT id FROM article WHERE id LIKE 'pubmed:37%'") == [("pubmed:37000001",)]
+
+
+def test_ingest_a_folder_reads_its_xml_files_in_name_order(db_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    deletion = '<DeleteCitation><PMID Version="1">38000001</PMID></DeleteCitation>'
+    # Name order matters: the update (n0002) deletes a record of the baseline (n0001).
+    update = article_set([make_article("38000003")]).decode()
+    (folder / "pubmed26n0002.xml").write_text(update.replace("</PubmedArticleSet>", deletion + "</PubmedArticleSet>"))
+    (folder / "pubmed26n0001.xml.gz").write_bytes(
+        gzip.compress(article_set([make_article("38000001"), make_article("38000002")]))
+    )
+    (folder / "README.txt").write_text("not XML")
+    (folder / "pubmed26n0003.xml.gz.md5").write_text("0123")
+    out = kb("ingest", str(folder), "--db", db_url, cwd=tmp_path)
+    assert out.stdout.index("pubmed26n0001.xml.gz: 2 articles") < out.stdout.index("pubmed26n0002.xml: 1 articles")
+    assert "deleted by PubMed: 1 removed" in out.stdout
+    ids = {r[0] for r in rows(db_url, "SELECT id FROM article WHERE id LIKE 'pubmed:38%'")}
+    assert ids == {"pubmed:38000002", "pubmed:38000003"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = kb("ingest", str(empty), "--db", db_url, cwd=tmp_path, expect=1)
+    assert "a folder without *.xml or *.xml.gz files" in out.stderr

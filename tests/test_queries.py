@@ -94,6 +94,41 @@ def test_findings_filters(mini_kb: str) -> None:
         queries.findings(intervention="aspirin", db=mini_kb)
 
 
+def test_findings_since_takes_a_year_or_a_date_and_refuses_the_rest(mini_kb: str) -> None:
+    expected = sorted(queries.findings(since=2016, db=mini_kb)["finding_id"])
+    for since in ("2016", " 2016 ", date(2016, 1, 1), datetime(2016, 5, 1), "2016-06-01", "2016/06/01", "2016-06"):
+        assert sorted(queries.findings(since=since, db=mini_kb)["finding_id"]) == expected, since  # type: ignore[arg-type]
+    # 10**30 used to become the year 1000 (its first four digits); 'banana' raised int()'s error.
+    for since in (10**30, 999, 10000, -2016, "banana", "", "2016-13-01", "20166", 2016.0, True, [2016]):
+        with pytest.raises(ValueError, match=r"is not a year.*give a year \(2015 or '2015'\) or a date"):
+            queries.findings(since=since, db=mini_kb)  # type: ignore[arg-type]
+
+
+def test_queries_say_what_they_expect(mini_kb: str) -> None:
+    with pytest.raises(ValueError, match=r"new_since needs the date to count from: '2025-06-01', .*; got None"):
+        queries.new_since(None, db=mini_kb)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"new_since needs the date .*; got 2025"):
+        queries.new_since(2025, db=mini_kb)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"treatments_for needs a condition: .* such as 'calcinosis'; got None"):
+        queries.treatments_for(None, db=mini_kb)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"compare needs a condition"):
+        queries.compare("diltiazem", condition=None, db=mini_kb)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"a disease context is a name, id or synonym .*; got 3"):
+        queries.treatments_for("calcinosis", context=3, db=mini_kb)  # type: ignore[arg-type]
+
+
+def test_an_unknown_term_suggests_the_closest_known_ones(mini_kb: str) -> None:
+    with pytest.raises(VocabularyError, match=r"unknown intervention or class 'diltiazm'; did you mean 'diltiazem'"):
+        queries.findings(intervention="diltiazm", db=mini_kb)
+    with pytest.raises(VocabularyError, match=r"unknown condition 'calcinsis'; did you mean 'calcinosis'\?; known: "):
+        queries.treatments_for("calcinsis", db=mini_kb)
+    with pytest.raises(VocabularyError, match=r"context 'dermatomyosits'; did you mean 'dermatomyositis'"):
+        queries.treatments_for("calcinosis", context="dermatomyosits", db=mini_kb)
+    with pytest.raises(VocabularyError) as nothing_close:
+        queries.compare("zzzzzz", condition="calcinosis", db=mini_kb)
+    assert "did you mean" not in str(nothing_close.value)
+
+
 def test_queries_are_read_only(mini_kb: str) -> None:
     engine = queries.connect(mini_kb)
     with pytest.raises(Exception, match=r"(?i)read.?only"), engine.begin() as conn:

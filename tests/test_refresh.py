@@ -579,6 +579,20 @@ def test_refresh_help_documents_the_exit_codes(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "no topic pack" in bad.stderr
 
 
+def test_the_api_key_is_read_from_the_environment_only(tmp_path: Path) -> None:
+    """A flag would put the key into shell history and ``ps``: there is none."""
+    out = subprocess.run([str(KB), "refresh", "--help"], capture_output=True, text=True, timeout=60, check=True)
+    flat = " ".join(out.stdout.split())
+    assert "--api-key" not in flat and "NCBI_API_KEY" in flat and "environment only" in flat
+    given = subprocess.run(
+        [str(KB), "refresh", "--api-key", "SECRET", "--db", f"sqlite:///{tmp_path}/kb.sqlite"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert given.returncode == 2 and "No such option" in given.stderr
+
+
 def test_sigterm_records_the_run_as_failed_and_releases_the_lock(tmp_path: Path, pack: TopicPack) -> None:
     url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
     fake = FakeEutils(latency=0.3)
@@ -618,3 +632,34 @@ def test_the_site_changelog_shows_each_run_and_what_it_added(db_url: str, pack: 
     sections = page.split("\n## ")[1:]  # one per run with articles, newest first
     assert late in sections[0] and all(late not in s for s in sections[1:]), page
     assert late.removesuffix("articles/pubmed-40000999.md)") in pages["index.md"]  # new since the last refresh
+
+
+def test_a_retry_after_beyond_the_cap_ends_the_run_partial_without_sleeping(
+    db_url: str, pack: TopicPack, tmp_path: Path
+) -> None:
+    """One 429 asking for a day's pause: the client waits at most 60 s, so the run stops
+    instead, ends partial (11), records why and releases the lock; nothing is sent meanwhile."""
+    fake = FakeEutils()
+    populate(fake, qa=4, qb=2, refs=2, citers=1)
+    fake.inject("esearch", Fault.too_many(retry_after=86400))
+    with fake:
+        started = time.monotonic()
+        try:
+            result = subprocess.run(
+                refresh_command(db_url, pack, tmp_path / "cache"),
+                cwd=tmp_path,
+                env=kb_env(fake),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("kb refresh slept on a Retry-After of 86400 s")
+        elapsed = time.monotonic() - started
+    assert result.returncode == EXIT_PARTIAL, result.stdout + result.stderr
+    assert elapsed < 30
+    assert "Retry-After 86400 s, longer than the 60 s this client waits" in result.stdout
+    assert len(fake.requests) == 1  # the other query's search was not sent while NCBI asked for quiet
+    assert not _lock_taken(db_url)
+    [(status, message)] = sql(db_url, "SELECT status, message FROM refresh_run")
+    assert status == "partial" and "2 of 2 windows incomplete" in message

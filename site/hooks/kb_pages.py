@@ -1,10 +1,12 @@
 """MkDocs hook: render the knowledge base into pages and add them to the build.
 
-Thin on purpose: :func:`queries.render.build_sources` writes the pages and the downloads
-into a generated folder beside the built site (``<site_dir>/../generated``, never into
-``site/``); this hook hands them to MkDocs and copies the vendored JavaScript (installed
-from npm by ``make vendor``) that keeps the site working offline. The KB is read from
-``KB_DATABASE_URL`` (default ``kb.sqlite``).
+Thin on purpose: before MkDocs empties the site folder, it refuses one that holds anything
+but a previous build's output (:func:`queries.site.check_site_dir`);
+:func:`queries.render.build_sources` writes the pages and the downloads into a folder the
+build owns, beside the built site (``<site_dir>-sources``, marked by its manifest, never
+``site/``); this hook hands them to MkDocs, copies the vendored JavaScript (installed from
+npm by ``make vendor``) that keeps the site working offline, and marks the built site as
+one. The KB is read from ``KB_DATABASE_URL`` (default ``kb.sqlite``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
+from kb.errors import KBError
 from queries.render import build_sources
+from queries.site import check_site_dir, generated_dir, mark_site_dir
 
 SITE_SOURCES = Path(__file__).resolve().parent.parent
 TEMPLATES = SITE_SOURCES / "templates"
@@ -33,13 +37,21 @@ VENDORED = {
 }
 
 
-def _generated_dir(config: MkDocsConfig) -> Path:
-    return Path(config.site_dir).resolve().parent / "generated"
+def on_pre_build(config: MkDocsConfig) -> None:
+    # Runs before MkDocs empties the site folder.
+    try:
+        check_site_dir(Path(config.site_dir))
+    except KBError as exc:
+        raise PluginError(str(exc)) from exc
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    out_dir = _generated_dir(config)
-    for path in build_sources(TEMPLATES, out_dir):
+    out_dir = generated_dir(Path(config.site_dir))
+    try:
+        written = build_sources(TEMPLATES, out_dir)
+    except KBError as exc:
+        raise PluginError(str(exc)) from exc
+    for path in written:
         relative = path.relative_to(out_dir).as_posix()
         existing = files.get_file_from_path(relative)
         if existing is not None:
@@ -61,3 +73,4 @@ def on_post_build(config: MkDocsConfig) -> None:
         dest = Path(config.site_dir) / target
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
+    mark_site_dir(Path(config.site_dir))
