@@ -664,23 +664,11 @@ def vocab_unmapped(
     db: DbOption = None,
 ) -> None:
     """List treatments no resource could normalise, with how many findings and articles use each."""
-    from sqlalchemy import text
+    from queries.catalog import unmapped_interventions
 
-    from kb.store import Store
-
-    sql = (
-        "SELECT i.id, i.name, COUNT(f.id) AS findings, COUNT(DISTINCT f.article_id) AS articles "
-        "FROM intervention i JOIN finding f ON f.intervention_id = i.id "
-        "WHERE (i.kind = 'unmapped' OR i.id LIKE '%unmapped-%')"
-        + (" AND f.topic_id = :topic" if topic else "")
-        + " GROUP BY i.id, i.name ORDER BY findings DESC, i.id"
-    )
     try:
-        store = Store.open(db)
-        with store.engine.connect() as connection:
-            rows = connection.execute(text(sql), {"topic": topic} if topic else {}).all()
-        store.close()
-    except (KBError, IngestError) as exc:
+        rows = list(unmapped_interventions(topic=topic, db=db).itertuples(index=False))
+    except KBError as exc:
         raise _fail(exc) from exc
     if not rows:
         console.print("No unmapped treatments.", highlight=False)
@@ -689,7 +677,7 @@ def vocab_unmapped(
     for column in ("id", "as written", "findings", "articles"):
         table.add_column(column, justify="right" if column in {"findings", "articles"} else "left")
     for row in rows:
-        table.add_row(row[0], row[1], str(row[2]), str(row[3]))
+        table.add_row(row.id, row.name, str(row.findings), str(row.articles))
     console.print(table)
     console.print("Map one with: kb vocab map TERM --to ID --topic T", highlight=False)
 

@@ -229,3 +229,23 @@ def _windows(value: object) -> list[dict[str, object]]:
     if isinstance(value, str):
         value = json.loads(value) if value.strip() else []
     return list(value) if isinstance(value, list) else []
+
+
+def unmapped_interventions(*, topic: str | None = None, db: DB = None) -> pd.DataFrame:
+    """Treatments no resource could normalise (kept as written), with how often findings use them.
+
+    Args:
+        topic: only findings of this topic (its id).
+        db: where to read (see :mod:`queries.api`).
+
+    Returns:
+        Columns id, name (as written), findings and articles, most used first. A combination
+        with an unmapped component is listed too (its id holds the component's).
+    """
+    where = "(i.kind = 'unmapped' OR i.id LIKE '%unmapped-%')" + (" AND f.topic_id = :topic" if topic else "")
+    query = text(
+        "SELECT i.id, i.name, COUNT(f.id) AS findings, COUNT(DISTINCT f.article_id) AS articles "  # noqa: S608
+        f"FROM intervention i JOIN finding f ON f.intervention_id = i.id WHERE {where} "
+        "GROUP BY i.id, i.name ORDER BY findings DESC, i.id"
+    )
+    return pd.read_sql(query, connect(db), params={"topic": topic} if topic else {})
