@@ -101,3 +101,12 @@ def test_advice_is_not_an_outcome() -> None:
         "Calcinosis cutis: an overview",
     )
     assert found == []
+
+
+def test_resolution_achieved_is_a_complete_response() -> None:
+    found = rows(
+        "A 30-year-old man presented with calcinosis cutis of the elbow. "
+        "Clinical resolution was achieved after six months of verapamil.",
+        "Verapamil for calcinosis cutis",
+    )
+    assert [(d, r) for d, _, r, _ in found] == [("verapamil", "complete")]

@@ -128,7 +128,9 @@ PARTIAL = re.compile(r"\b(?:partial(?:ly)?|near[- ]complete|nearly\s+complete|al
 COMPLETE = re.compile(
     r"\bcomplete(?:ly)?\s+(?:\w+\s+)?(?:resolution|resolved|remission|healing|healed|disappearance|disappeared|response|regression|recovery)\b"
     r"|\b(?:resolved|healed|disappeared|regressed|cleared)\s+completely\b|\bfull\s+(?:\w+\s+)?recovery\b|\btotal(?:ly)?\s+(?:resolution|resolved|regression|disappearance)\b"
-    r"|\bwithout\s+recurrence\b|\bno\s+(?:sign|signs|evidence)\s+of\s+recurrence\b",
+    r"|\bwithout\s+recurrence\b|\bno\s+(?:sign|signs|evidence)\s+of\s+recurrence\b"
+    r"|\b(?:clinical\s+)?(?:resolution|remission|clearance)\s+(?:of\s+(?:the\s+)?\w+\s+)?(?:was|were)\s+(?:ultimately\s+)?"
+    r"(?:achieved|obtained|attained)\b|\b(?:fully|completely)\s+healed\b",
     _I,
 )
 #: Treatments that failed before the one studied: "refractory to prednisone and cyclosporine",
