@@ -110,3 +110,15 @@ def test_resolution_achieved_is_a_complete_response() -> None:
         "Verapamil for calcinosis cutis",
     )
     assert [(d, r) for d, _, r, _ in found] == [("verapamil", "complete")]
+
+
+def test_all_patients_without_improvement_have_no_responders() -> None:
+    lexicon = topic_lexicon(BARE)
+    article = ArticleText(
+        "t1",
+        title="Calcinosis cutis in two women",
+        abstract="We report two women with calcinosis cutis. "
+        "Both cases were treated with colchicine without improvement.",
+    )
+    [finding] = get("rules")(article, lexicon)
+    assert (finding.response, finding.n_treated, finding.n_responded) == ("none", 2, 0)

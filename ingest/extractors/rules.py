@@ -578,6 +578,8 @@ def _candidates(
         context = _clause_context(doc, span, mentions) if explicit else doc.context
         n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
         response = _with_counts(response, n_treated, n_responded, fraction, bool(_COMPARED.search(clause)))
+        if response in {"none", "worsened"} and fraction == 1.0:
+            n_responded = 0  # "both cases ... without improvement": all of them, none responding
         if doc.design == "case_report" and n_treated == 1 and n_responded is None:
             n_responded = (
                 1
