@@ -119,7 +119,8 @@ def test_a_corrupt_file_gives_one_line_and_debug_gives_the_traceback(tmp_path: P
 # unprivileged user cannot read it. (As root, permissions are not enforced at all.)
 _AS_NOBODY = """
 import os, sys
-import ingest.cli, ingest.pipeline, kb.store, kb.graph, kb.topic, kb.schema, queries, queries.catalog
+import sqlite3
+import ingest.cli, ingest.pipeline, kb.store, kb.graph, kb.topic, queries, queries.catalog
 if os.geteuid() == 0:
     os.setgid(65534)
     os.setuid(65534)
