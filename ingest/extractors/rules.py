@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.extraction import cues
+from ingest.extraction.design import study_design
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
 from ingest.extractors import Extraction, register
@@ -68,10 +69,7 @@ _MIXED_POPULATION = re.compile(
 )
 #: A patient described as a child: "a 15-year-old male" (juvenile onset is before 18).
 _CHILD_PATIENT = re.compile(r"\b(?:[1-9]|1[0-7])[- ]years?[- ]old\b", re.IGNORECASE)
-_SINGLE_SUBJECT = re.compile(r"\b(?:a|an)\s+(?:\w+\s+)?(?:boy|girl|woman|man|lady|child|infant)\b", re.IGNORECASE)
-_FEW_IN = re.compile(r"\bin\s+(?P<n>two|three|four|five|six|seven|eight|nine|[2-9])\s+(?:\w+\s+)?patients\b", re.I)
 _RESULT_FAMILIES = frozenset({"results", "conclusions", ""})
-_SMALL_SERIES = 20
 #: Any word that can state a response; a sentence without one cannot hold a finding.
 _ANY_CUE = re.compile(
     "|".join(
@@ -172,7 +170,7 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
     if condition is None:
         return None
     stated = _stated_treated(text)
-    design = _design(article.publication_types, title, sentences, stated)
+    design = study_design(article.publication_types, title, sentences, stated)
     context = _context(
         lexicon, condition, title, text, title_mentions, mentions, indexed, sentences, review=design in _REVIEWS
     )
@@ -308,108 +306,6 @@ def _is_background(sentence: Sentence) -> bool:
     """A sentence of the background (a labelled section, or the opening of an unlabelled abstract)."""
     family = section_family(sentence.section)
     return family == "background" or (sentence.index == 0 and not family)
-
-
-def _design(publication_types: tuple[str, ...], title: str, sentences: list[Sentence], treated: int | None) -> str:
-    """Study design from publication types, then the title's wording, then the abstract's;
-    ``treated`` is the number of patients the abstract says were treated, if it says."""
-    from_types = [
-        cues.PUBLICATION_TYPE_DESIGNS[t.lower()]
-        for t in publication_types
-        if t.lower() in cues.PUBLICATION_TYPE_DESIGNS
-    ]
-    order = [d for d, _ in cues.DESIGN_CUES]
-    text = " ".join(s.text for s in sentences)
-    own = _own_cases(text)
-    if own is not None and not cues.DESIGN_CUES[0][1].search(title) and _LITERATURE_REVIEW.search(f"{title} {text}"):
-        # A report of the authors' own patients followed by a review of the literature.
-        return "case_report" if own == 1 else "case_series"
-    if (
-        cues.DESIGN_CUES[0][1].search(title)
-        or cues.DESIGN_CUES[0][1].search(text)
-        or cues.LITERATURE_SEARCH.search(text)
-    ):
-        return "systematic_review"
-    if from_types and min(from_types, key=order.index) in {"systematic_review", "rct", "review"}:
-        return min(from_types, key=order.index)
-    for design, pattern in cues.DESIGN_CUES[1:]:
-        if design == "prospective_cohort":
-            if re.search(r"\bprospective", title, re.IGNORECASE):
-                return design
-            continue
-        if pattern.search(title):
-            return design
-    if from_types:
-        return min(from_types, key=order.index)
-    if cues.REVIEW_SELF.search(text):
-        return "review"
-    if cues.DESIGN_CUES[1][1].search(text) or _TRIAL.search(text):  # the study is (an analysis of) a randomised trial
-        return "rct"
-    for design, pattern in cues.DESIGN_CUES[2:5]:  # case series, case report, retrospective
-        if pattern.search(text):
-            if design == "retrospective_cohort" and own is not None and own <= _FEW_CASES:
-                return "case_report" if own == 1 else "case_series"  # a few cases described, looking back
-            return design
-    if re.search(r"\bwe\s+reviewed\s+(?:the\s+)?(?:patients|records|charts|cases)\b", text, re.IGNORECASE):
-        return "retrospective_cohort"
-    if cues.DESIGN_CUES[5][1].search(text):
-        return "prospective_cohort"
-    few = cues.FEW_PATIENTS.search(text) or _FEW_IN.search(text)
-    if few:
-        n = cues.number(few.group("n")) if few.group("n").lower() not in {"a", "one"} else 1
-        return "case_series" if n and n > 1 else "case_report"
-    if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
-        return "case_report"
-    if _PROSPECTIVE.search(text):
-        return "prospective_cohort"
-    if _COHORT.search(text):
-        return "retrospective_cohort"
-    if treated and 2 <= treated <= _SMALL_SERIES:
-        return "case_series"  # a few patients treated, without a cohort or trial design
-    if (
-        cues.DESIGN_CUES[6][1].search(title)
-        or cues.DESIGN_CUES[6][1].search(text)
-        or re.search(r"\bwe\s+recommend\b", text, re.IGNORECASE)
-    ):
-        return "review"
-    return "other"
-
-
-#: A randomised trial described in the text (an analysis of one included).
-_TRIAL = re.compile(
-    r"\b(?:placebo|randomly\s+(?:assigned|allocated)|double[- ]blind(?:ed)?)\b"
-    r"|\bpost[- ]hoc\s+analys[ie]s\s+of\s+(?:\w+\s+){0,6}?(?:trials?|study)\b",
-    re.IGNORECASE,
-)
-#: Patients enrolled and followed forward: an uncontrolled trial or a prospective cohort.
-_PROSPECTIVE = re.compile(
-    r"\b(?:open[- ]label|single[- ]arm|pilot\s+study|phase\s+(?:1|2|I|II)\b|were\s+enrolled|enrolled\s+\d+"
-    r"|were\s+followed(?:\s+up)?\s+for)\b",
-    re.IGNORECASE,
-)
-#: A defined population looked at as a whole: a cohort.
-_COHORT = re.compile(
-    r"\b(?:cohort|observational|database|single[- ]cent(?:er|re)|multi-?cent(?:er|re))\b", re.IGNORECASE
-)
-_LITERATURE_REVIEW = re.compile(
-    r"\b(?:review\s+of\s+(?:the\s+)?(?:\w+\s+)?literature|literature\s+review|reviewed\s+the\s+literature"
-    r"|review\s+of\s+(?:\w+\s+){0,3}(?:cases|reports))\b",
-    re.IGNORECASE,
-)
-#: Up to this many of their own patients, authors describe a series rather than a cohort.
-_FEW_CASES = 10
-
-
-def _own_cases(text: str) -> int | None:
-    """How many of their own patients the authors report ("We report two cases", "a 45-year-old
-    woman"), when the abstract says; None otherwise."""
-    few = cues.FEW_PATIENTS.search(text)
-    if few:
-        word = few.group("n").lower()
-        return 1 if word in {"a", "one"} else cues.number(word)
-    if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
-        return 1
-    return None
 
 
 def _stated_treated(text: str) -> int | None:
