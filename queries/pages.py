@@ -186,8 +186,9 @@ def refresh_changes(site: SiteData) -> list[dict[str, Any]]:
         start, end = run["started_at"], run["finished_at"]
         added: list[dict[str, Any]] = []
         if start is not None and end is not None:
-            # Records are stamped to the second (kb.store), runs to the microsecond: an article
-            # stored in the second the run started must not fall before its start.
+            # Records stored by earlier versions were stamped to the second (kb.store now keeps
+            # full precision): such an article stored in the second its run started must not
+            # fall before the run's start.
             start = start.replace(microsecond=0)
             added = _by_added(a for a in site.articles if a["added"] is not None and start <= a["added"] <= end)
         runs.append(run | {"added": added[:_NEW_LIMIT], "more": max(0, len(added) - _NEW_LIMIT)})
