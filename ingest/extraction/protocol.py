@@ -248,9 +248,9 @@ def summary_lines(results: Sequence[tuple[TopicRun, TopicRun | None]]) -> list[s
         left = _figures(in_topic)
         right = _figures(held) if held else [(name, "") for name, _ in left]
         width = max(len(name) for name, _ in left)
-        lines.append(f"  {'':{width}}  {'in-topic':>22}  {'held out' if held else '':>22}")
+        lines.append(f"  {'':{width}}  {'in-topic':>16}  {'held out' if held else '':>16}")
         for (name, a), (_, b) in zip(left, right, strict=True):
-            lines.append(f"  {name:{width}}  {a:>22}  {b:>22}")
+            lines.append(f"  {name:{width}}  {a:>16}  {b:>16}")
         lines.append("")
     held_runs = [h for _, h in results if h is not None]
     if held_runs:
