@@ -262,7 +262,7 @@ def summary_lines(results: Sequence[tuple[TopicRun, TopicRun | None]]) -> list[s
             if pooled_total
             else "held out, pooled: no empty-gold abstracts"
         )
-        lines.append("held out, pooled over the topics: pair precision and recall at confidence thresholds")
+        lines.append("held out, pooled: pair precision and recall at confidence thresholds")
         lines.append(f"  {'confidence ≥':>12}  {'pairs':>6}  {'precision':>9}  {'recall':>6}")
         for threshold, kept, precision, recall in threshold_table(held_runs):
             lines.append(f"  {threshold:>12.1f}  {kept:>6}  {precision:>9.3f}  {recall:>6.3f}")
