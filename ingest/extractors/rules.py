@@ -496,11 +496,8 @@ def _off_target(lexicon: Lexicon, text: str) -> bool:
     """Whether the sentence states an outcome of something else (another organ, the underlying
     disease, a laboratory value); words of the topic's own condition never count as that."""
     return any(
-        not set(_WORDS.findall(m.group().lower())) & lexicon.condition_words for m in cues.OFF_TARGET.finditer(text)
+        not {t[3] for t in tokens(m.group())} & lexicon.condition_words for m in cues.OFF_TARGET.finditer(text)
     )
-
-
-_WORDS = re.compile(r"[^\W_]+")
 
 
 def _states_counts(text: str) -> bool:
