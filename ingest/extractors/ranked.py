@@ -225,21 +225,7 @@ def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> E
     """The finding of a kept candidate: the rules extractor's reading when it made one, else the
     candidate's best outcome sentence read with the same cues."""
     if candidate.rules is not None:
-        c = candidate.rules
-        return Extraction(
-            interventions=candidate.ids,
-            condition_id=c.condition,
-            context_id=c.context,
-            response=c.response,
-            study_design=doc.design,
-            n_treated=c.n_treated,
-            n_responded=c.n_responded,
-            evidence=c.sentence.text,
-            start=c.sentence.start,
-            end=c.sentence.end,
-            confidence=round(confidence, 3),
-            intervention_text=candidate.text,
-        )
+        return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text)
     best: tuple[Sentence, str, int | None, int | None] | None = None
     for sentence, (start, end) in candidate.sentences:
         group = _rules._Group(candidate.ids, start, end, candidate.text)

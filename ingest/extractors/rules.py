@@ -112,6 +112,23 @@ class _Candidate:
     sentence: Sentence
     score: float
 
+    def extraction(self, ids: tuple[str, ...], design: str, confidence: float, text: str) -> Extraction:
+        """This candidate as an extractor's output, for interventions ``ids``."""
+        return Extraction(
+            interventions=ids,
+            condition_id=self.condition,
+            context_id=self.context,
+            response=self.response,
+            study_design=design,
+            n_treated=self.n_treated,
+            n_responded=self.n_responded,
+            evidence=self.sentence.text,
+            start=self.sentence.start,
+            end=self.sentence.end,
+            confidence=confidence,
+            intervention_text=text,
+        )
+
 
 @dataclass(slots=True)
 class _Article:
@@ -495,9 +512,7 @@ def _candidates(
 def _off_target(lexicon: Lexicon, text: str) -> bool:
     """Whether the sentence states an outcome of something else (another organ, the underlying
     disease, a laboratory value); words of the topic's own condition never count as that."""
-    return any(
-        not {t[3] for t in tokens(m.group())} & lexicon.condition_words for m in cues.OFF_TARGET.finditer(text)
-    )
+    return any(not {t[3] for t in tokens(m.group())} & lexicon.condition_words for m in cues.OFF_TARGET.finditer(text))
 
 
 def _states_counts(text: str) -> bool:
@@ -698,20 +713,5 @@ def _merge(doc: _Article, candidates: list[_Candidate]) -> list[Extraction]:
     out = []
     for c in sorted(best.values(), key=lambda c: (c.sentence.start, c.group.ids)):
         ids = tuple(sorted(lexicon.routed(i, doc.routes.get(i)) for i in c.group.ids))
-        out.append(
-            Extraction(
-                interventions=ids,
-                condition_id=c.condition,
-                context_id=c.context,
-                response=c.response,
-                study_design=doc.design,
-                n_treated=c.n_treated,
-                n_responded=c.n_responded,
-                evidence=c.sentence.text,
-                start=c.sentence.start,
-                end=c.sentence.end,
-                confidence=min(c.score, 0.95),
-                intervention_text=c.group.text,
-            )
-        )
+        out.append(c.extraction(ids, doc.design, min(c.score, 0.95), c.group.text))
     return out
