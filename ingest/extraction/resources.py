@@ -259,6 +259,7 @@ def general_knowledge(excluded_topics: frozenset[str] = frozenset()) -> GeneralK
     for row in _kept(distinguishes.get("by_drug", ()), excluded_topics):
         by_drug[slug(row["drug"])] = frozenset(row["routes"])
     vocabulary = Vocabulary.model_construct(classes=tuple(class_specs), interventions=tuple(interventions.values()))
+    stems_row = table.get("inn_stems") or {"from": GENERAL}
     return GeneralKnowledge(
         vocabulary=vocabulary,
         not_treatments=not_treatments,
@@ -266,9 +267,7 @@ def general_knowledge(excluded_topics: frozenset[str] = frozenset()) -> GeneralK
         local_routes=frozenset(distinguishes.get("local", ())),
         always_routes=frozenset(distinguishes.get("always", ())),
         routes_by_drug=by_drug,
-        inn_stems=tuple(_kept([table.get("inn_stems", {"from": GENERAL, "stems": []})], excluded_topics)[0]["stems"])
-        if table.get("inn_stems", {}).get("from") not in excluded_topics
-        else (),
+        inn_stems=tuple(stems_row.get("stems", ())) if _kept([stems_row], excluded_topics) else (),
         excluded_topics=excluded_topics,
     )
 
