@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 
 from kb.errors import StoreError
 
@@ -69,7 +69,7 @@ def db_error(exc: BaseException, url: str | URL) -> str:
     long); the driver's first line says what happened, and is what a user can act on.
     """
     where = describe(url)
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    original = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
     reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
     lowered = reason.lower()
     if "file is not a database" in lowered or "malformed" in lowered:

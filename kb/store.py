@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Result, delete, event, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, SQLModel, col
 
@@ -147,6 +147,11 @@ class Store:
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
+                cause = exc.orig if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError) else None
+                if isinstance(cause, BaseException):
+                    # Not the database's error: something raised while a statement ran (a signal's
+                    # handler, a bug), which SQLAlchemy wrapped. Let the caller see what it was.
+                    raise cause from exc
                 raise StoreError(f"could not write to the KB: {db_error(exc, self.engine.url)}") from exc
             except BaseException:
                 session.rollback()

@@ -139,3 +139,36 @@ def test_curated_sync_removes_findings_dropped_from_the_pack(mini_kb: str, mini_
 def test_unreachable_database_gives_an_actionable_error() -> None:
     with pytest.raises(StoreError, match="KB_DATABASE_URL"):
         Store.open("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+
+
+class _Interrupted(Exception):
+    """Stands for what a signal handler raises while a statement runs."""
+
+
+def test_an_exception_raised_while_a_statement_runs_is_not_reported_as_a_database_error(db_url: str) -> None:
+    """SQLAlchemy wraps it (StatementError); the store re-raises the real one, so a SIGTERM's
+    'terminated by signal' is what the user reads, not 'could not write to the KB'."""
+    from sqlalchemy import bindparam, text
+    from sqlalchemy.types import Integer, TypeDecorator
+
+    from kb.db import db_error
+    from kb.store import Store
+
+    class Interrupting(TypeDecorator[int]):
+        impl = Integer
+        cache_ok = True
+
+        def process_bind_param(self, value: int | None, dialect: object) -> int | None:
+            raise _Interrupted("terminated by signal 15")
+
+    store = Store.open(db_url)
+    try:
+        with pytest.raises(_Interrupted, match="terminated by signal 15"), store.session() as session:
+            session.execute(text("SELECT :x").bindparams(bindparam("x", type_=Interrupting())), {"x": 1})
+    finally:
+        store.close()
+    from sqlalchemy.exc import StatementError
+
+    wrapped = StatementError("outer", "SELECT 1", {}, _Interrupted("terminated by signal 15"))
+    wrapped.add_detail("raised as a result of Query-invoked autoflush")
+    assert "terminated by signal 15" in db_error(wrapped, db_url)
