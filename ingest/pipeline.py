@@ -16,7 +16,7 @@ from sqlmodel import col
 from ingest.curated import load_curated
 from ingest.extraction.corpus import Labeller
 from ingest.extraction.lexicon import Lexicon, topic_lexicon
-from ingest.extraction.resources import ROUTE_SEPARATOR
+from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText
 from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, get
 from kb.models import Article, ArticleSource, FindingRecord
@@ -219,4 +219,4 @@ def _record(
 
 def _route(intervention_id: str) -> str | None:
     """The route of a route variant ("infliximab--intralesional"), else None."""
-    return intervention_id.split(ROUTE_SEPARATOR, 1)[1] if ROUTE_SEPARATOR in intervention_id else None
+    return split_route(intervention_id)[1]

@@ -20,7 +20,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from ingest.extraction.resources import ROUTE_SEPARATOR, UNMAPPED_PREFIX, GeneralKnowledge, general_knowledge, slug
+from ingest.extraction.resources import (
+    ROUTE_SEPARATOR,
+    UNMAPPED_PREFIX,
+    GeneralKnowledge,
+    general_knowledge,
+    slug,
+    split_route,
+)
 from kb.vocabulary import ConditionSpec, ContextSpec, InterventionSpec, Vocabulary
 
 if TYPE_CHECKING:
@@ -279,8 +286,8 @@ class Lexicon:
         spec = self._specs.get(intervention_id)
         if spec is not None:
             return spec
-        if ROUTE_SEPARATOR in intervention_id:
-            base_id, route = intervention_id.split(ROUTE_SEPARATOR, 1)
+        base_id, route = split_route(intervention_id)
+        if route:
             base = self.intervention(base_id)
             return InterventionSpec(
                 id=intervention_id,

@@ -26,6 +26,7 @@ from ingest.errors import IngestError
 from ingest.extraction.corpus import CorpusArticle, extract_rows, read_jsonl
 from ingest.extraction.evaluate import Evaluation, evaluate
 from ingest.extraction.lexicon import Lexicon, topic_lexicon
+from ingest.extraction.resources import general_knowledge
 from ingest.extraction.text import ArticleText, clean
 from ingest.extraction.training import TrainingSet, train
 from ingest.extractors import Extraction
@@ -70,16 +71,13 @@ class TopicRun:
     gold: dict[str, tuple[dict[str, Any], ...]]
 
 
-_ROUTE_WORDS = ("topical ", "intralesional ", "oral ", "intravenous ", "systemic ", "subcutaneous ")
-
-
 def base_name(name: str) -> str:
     """An intervention name without its route: ``infliximab (intralesional)`` → ``infliximab``,
-    ``topical corticosteroids`` → ``corticosteroids``."""
+    ``topical corticosteroids`` → ``corticosteroids`` (the routes are the general table's)."""
     name = name.split(" (", 1)[0].strip().lower()
-    for word in _ROUTE_WORDS:
-        if name.startswith(word):
-            return name[len(word) :]
+    for route in set(general_knowledge().routes.values()):
+        if name.startswith(f"{route} "):
+            return name[len(route) + 1 :]
     return name
 
 

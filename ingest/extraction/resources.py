@@ -48,6 +48,13 @@ _SHORTEST_VARIANT = 5
 _WORD = re.compile(r"[^\W_]+")
 
 
+def split_route(intervention_id: str) -> tuple[str, str | None]:
+    """An intervention id and its route: ``infliximab--intralesional`` → (``infliximab``,
+    ``intralesional``); an id without a route gives (the id, None)."""
+    base, _, route = intervention_id.partition(ROUTE_SEPARATOR)
+    return base, route or None
+
+
 def slug(text: str) -> str:
     """A vocabulary id for a name: lower-case ASCII letters and digits joined by hyphens."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()

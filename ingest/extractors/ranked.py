@@ -33,6 +33,7 @@ from typing import Any
 from ingest.errors import IngestError
 from ingest.extraction import cues
 from ingest.extraction.lexicon import Lexicon
+from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText, Sentence, section_family
 from ingest.extractors import Extraction, register
 from ingest.extractors import rules as _rules
@@ -271,14 +272,14 @@ def scored_candidates(article: ArticleText, lexicon: Lexicon) -> tuple[Any, list
 def _drop_classes_named_by_members(doc: _rules._Article, found: list[Candidate]) -> list[Candidate]:
     lexicon = doc.lexicon
     member_classes = {
-        lexicon.class_of.get(i) for c in found for i in c.ids if not _rules._is_class_level(lexicon, i.split("--")[0])
+        lexicon.class_of.get(i) for c in found for i in c.ids if not _rules._is_class_level(lexicon, split_route(i)[0])
     }
     return [
         c
         for c in found
         if not (
-            all(_rules._is_class_level(lexicon, i.split("--")[0]) for i in c.ids)
-            and all(lexicon.class_of.get(i.split("--")[0]) in member_classes for i in c.ids)
+            all(_rules._is_class_level(lexicon, split_route(i)[0]) for i in c.ids)
+            and all(lexicon.class_of.get(split_route(i)[0]) in member_classes for i in c.ids)
             and c.rules is None
         )
     ]
