@@ -225,8 +225,9 @@ def features(doc: _rules._Article, candidate: Candidate, siblings: int) -> dict[
 def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> Extraction:
     """The finding of a kept candidate: the rules extractor's reading when it made one, else the
     candidate's best outcome sentence read with the same cues."""
+    described = _rules.describe(doc)
     if candidate.rules is not None:
-        return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text)
+        return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text, described)
     best: tuple[Sentence, str, int | None, int | None] | None = None
     for sentence, (start, end) in candidate.sentences:
         group = _rules._Group(candidate.ids, start, end, candidate.text)
@@ -256,6 +257,7 @@ def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> E
         end=sentence.end,
         confidence=round(confidence, 3),
         intervention_text=candidate.text,
+        **described.of(candidate.ids, sentence.text),
     )
 
 

@@ -28,15 +28,16 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
-from ingest.extraction import cues
+from ingest.extraction import cues, fields
 from ingest.extraction.design import study_design
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
@@ -112,7 +113,9 @@ class _Candidate:
     sentence: Sentence
     score: float
 
-    def extraction(self, ids: tuple[str, ...], design: str, confidence: float, text: str) -> Extraction:
+    def extraction(
+        self, ids: tuple[str, ...], design: str, confidence: float, text: str, described: Described
+    ) -> Extraction:
         """This candidate as an extractor's output, for interventions ``ids``."""
         return Extraction(
             interventions=ids,
@@ -127,6 +130,7 @@ class _Candidate:
             end=self.sentence.end,
             confidence=confidence,
             intervention_text=text,
+            **described.of(self.group.ids, self.sentence.text),
         )
 
 
@@ -711,7 +715,32 @@ def _merge(doc: _Article, candidates: list[_Candidate]) -> list[Extraction]:
         if key not in best or c.score > best[key].score:
             best[key] = c
     out = []
+    described = describe(doc)
     for c in sorted(best.values(), key=lambda c: (c.sentence.start, c.group.ids)):
         ids = tuple(sorted(lexicon.routed(i, doc.routes.get(i)) for i in c.group.ids))
-        out.append(c.extraction(ids, doc.design, min(c.score, 0.95), c.group.text))
+        out.append(c.extraction(ids, doc.design, min(c.score, 0.95), c.group.text, described))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """The descriptive fields of an article's findings (:mod:`ingest.extraction.fields`)."""
+
+    age_group: str
+    harms: dict[str, list[str]]
+
+    def of(self, ids: tuple[str, ...], sentence: str) -> dict[str, Any]:
+        """Keyword arguments of an :class:`Extraction` for interventions ``ids`` reported in ``sentence``."""
+        return {
+            "age_group": self.age_group,
+            "outcome": fields.outcome_measure(sentence),
+            "adverse_events": fields.combine_harms(t for i in ids for t in self.harms.get(i, ())),
+        }
+
+
+def describe(doc: _Article) -> Described:
+    """The age group of the article's patients and the harms reported for each intervention."""
+    per_sentence = [{m.id for m in ms if m.kind == "intervention"} for ms in doc.mentions]
+    main = {i for g in doc.main for i in g.ids}
+    harms = fields.harms_by_intervention(fields.adverse_events(doc.sentences), per_sentence, main)
+    return Described(fields.age_group(doc.title, doc.text), harms)
