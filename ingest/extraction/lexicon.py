@@ -186,6 +186,10 @@ class Lexicon:
         self._routes = {_key(term): label for term, label in (general.routes.items() if general else ())}
         # A word built on an INN stem, with at least four letters before it ("concept" is not a name).
         self._stems = tuple(general.inn_stems) if general else ()
+        # Stems by length, so a word's endings are looked up rather than each stem tried in turn.
+        self._stems_by_length: dict[int, frozenset[str]] = {
+            n: frozenset(s for s in self._stems if len(s) == n) for n in sorted({len(s) for s in self._stems})
+        }
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
@@ -354,6 +358,10 @@ class Lexicon:
             return intervention_id  # the topic names this intervention and no route variant of it
         return f"{intervention_id}{ROUTE_SEPARATOR}{route}"
 
+    def _has_inn_stem(self, word: str) -> bool:
+        """Whether ``word`` ends in an INN stem with at least four letters before it."""
+        return any(len(word) >= n + 4 and word[-n:] in stems for n, stems in self._stems_by_length.items())
+
     def _unmapped(self, text: str, mentions: list[Mention]) -> list[Mention]:
         if not self._stems:
             return mentions
@@ -361,9 +369,7 @@ class Lexicon:
         hits = {
             w
             for w in set(_LONG_WORD.findall(text))
-            if not w.isupper()
-            and any(w.lower().endswith(stem) and len(w) >= len(stem) + 4 for stem in self._stems)
-            and (w.lower(),) not in self._names
+            if not w.isupper() and self._has_inn_stem(w.lower()) and (w.lower(),) not in self._names
         }
         covered = [(m.start, m.end) for m in mentions]
         extra = []

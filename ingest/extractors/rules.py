@@ -17,9 +17,15 @@ How an abstract becomes findings:
 4. The response comes from the cues of the intervention's clause, in precedence order:
    a responder fraction strictly between 0 and 100 % → mixed; worsening; failure or
    negated improvement → none; stopped or inconclusive → unclear; then partial, complete,
-   improved. Hedging ("may be effective") keeps the direction and lowers the confidence.
+   improved. Hedging ("may be effective") keeps the direction.
 5. Candidates for the same intervention and condition are merged: the best-supported
-   sentence (explicit intervention, counts, condition named) is kept.
+   sentence (explicit intervention, counts, condition named, no hedge) is kept.
+6. Each finding's confidence is its probability under a model learned from the corpora over
+   what the rules saw (:mod:`ingest.extraction.confidence`); :func:`extractor_with` takes
+   another model, or None for the rules' own score.
+
+Field cues are in :mod:`ingest.extraction.fields`; every cue pattern is a
+:class:`ingest.extraction.patterns.Cue`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from ingest.extraction import cues, fields
 from ingest.extraction.confidence import Model, shipped_confidence
 from ingest.extraction.design import study_design
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
+from ingest.extraction.patterns import cue
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
 from ingest.extractors import Extraction, register
 
@@ -46,37 +53,37 @@ VERSION = "2.1.0"
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
 # Between two interventions given together: "and", "plus", "with", "combined with", "+".
-_JOIN = re.compile(
+_JOIN = cue(
     r"^[\s,]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
     r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
     re.IGNORECASE,
 )
-_COMBINATION_WORDS = re.compile(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
-_POPULATION_AFTER = re.compile(
+_COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
+_POPULATION_AFTER = cue(
     r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)\b",
     re.I,
 )
-_POPULATION_BEFORE = re.compile(
+_POPULATION_BEFORE = cue(
     r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|switch\w*\s+to|converted\s+to"
     r"|alternatives?\s+to|instead\s+of|other\s+than)\s+(?:[\w-]+\s+){0,3}$",
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
-_TREATED_WITH = re.compile(
+_FIRST_PERSON = cue(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
+_TREATED_WITH = cue(
     r"\b(?:treated|treatment|therapy|managed|initiated|started|received|underwent|use|used|injections?|efficacy|effects?"
     r"|experience)\b",
     re.IGNORECASE,
 )
-_MIXED_POPULATION = re.compile(
+_MIXED_POPULATION = cue(
     r"\b(?:connective\s+tissue\s+(?:diseases|disorders)|rheumatic\s+(?:diseases|conditions|disorders)"
     r"|autoimmune\s+(?:diseases|disorders|connective))\b",
     re.IGNORECASE,
 )
 #: A patient described as a child: "a 15-year-old male" (juvenile onset is before 18).
-_CHILD_PATIENT = re.compile(r"\b(?:[1-9]|1[0-7])[- ]years?[- ]old\b", re.IGNORECASE)
+_CHILD_PATIENT = cue(r"\b(?:[1-9]|1[0-7])[- ]years?[- ]old\b", re.IGNORECASE)
 _RESULT_FAMILIES = frozenset({"results", "conclusions", ""})
 #: Any word that can state a response; a sentence without one cannot hold a finding.
-_ANY_CUE = re.compile(
+_ANY_CUE = cue(
     "|".join(
         p.pattern
         for p in (
@@ -91,9 +98,7 @@ _ANY_CUE = re.compile(
     ),
     re.IGNORECASE,
 )
-_ABOUT_TREATMENT = re.compile(
-    r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I
-)
+_ABOUT_TREATMENT = cue(r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I)
 
 
 @dataclass(slots=True)
@@ -644,14 +649,14 @@ def _response(text: str) -> str | None:
 
 
 #: A benefit stated against a comparator arm.
-_COMPARED = re.compile(
+_COMPARED = cue(
     r"\b(?:superior\s+to|better\s+than|compared\s+(?:with|to)\s+(?:the\s+)?placebo|than\s+(?:with\s+)?placebo"
     r"|versus\s+placebo|vs\.?\s+placebo|over\s+placebo)\b",
     re.I,
 )
 #: Counts or shares of patients, as an outcome breakdown states them ("6 (22%)", "in 8 patients").
-_BREAKDOWN = re.compile(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
-_WORSE = re.compile(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
+_BREAKDOWN = cue(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
+_WORSE = cue(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
 
 
 def _counts(
@@ -683,13 +688,13 @@ def _counts(
     return treated, None, None
 
 
-_GIVEN_BEFORE = re.compile(
+_GIVEN_BEFORE = cue(
     rf"\b(?P<n>{cues.NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}\s+(?:were\s+|was\s+|had\s+been\s+)?"
     r"(?:randomi[sz]ed\s+to|assigned\s+to|allocated\s+to|received|receiving|treated\s+with|given|started\s+on"
     r"|switched\s+to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$",
     re.IGNORECASE,
 )
-_GIVEN_AFTER = re.compile(
+_GIVEN_AFTER = cue(
     rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*\(\s*n\s*=\s*(?P<n>\d{{1,5}})\s*\)"
     rf"|^\s+(?:was|were)\s+(?:given|administered|used|started)\s+(?:to|in)\s+(?P<m>{cues.NUMBER})\s+(?:\w+\s+)?{cues.PEOPLE}",
     re.IGNORECASE,
