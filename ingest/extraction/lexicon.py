@@ -73,7 +73,10 @@ _LOWER: Final = 3
 
 def tokens(text: str) -> list[_Token]:
     """Word tokens of ``text`` (letters and digits; punctuation separates)."""
-    return [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
+    low = text.lower()
+    if len(low) != len(text):  # a letter that lower-cases to two characters: lower each word
+        return [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
+    return [(a, b, text[a:b], low[a:b]) for m in _TOKEN.finditer(text) for a, b in (m.span(),)]
 
 
 def _key(term: str, lower: bool = True) -> tuple[str, ...]:
@@ -193,6 +196,10 @@ class Lexicon:
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
+        # First words of every term: most tokens start none, and are passed over with one lookup.
+        self._starts = frozenset(k[0] for k in self._names)
+        self._abbreviation_starts = frozenset(k[0] for k in self._abbreviations)
+        self._stem_words: dict[str, bool] = {}  # word → whether it ends in an INN stem
         self._mesh: dict[str, tuple[Kind, str]] = {}
         for spec in vocabulary.interventions:
             if spec.mesh:
@@ -393,12 +400,21 @@ class Lexicon:
         # Walk forward from each token only while the words so far begin some term (the
         # prefix sets), so a position that starts no term costs one set lookup.
         out: list[Mention] = []
-        names, name_prefixes = self._names, self._name_prefixes
-        exact_prefixes = self._abbreviation_prefixes
+        names, name_prefixes, starts = self._names, self._name_prefixes, self._starts
+        exact_prefixes, exact_starts = self._abbreviation_prefixes, self._abbreviation_starts
         if definitions:
             exact_prefixes = exact_prefixes | {k[:n] for k in definitions for n in range(1, len(k) + 1)}
+            exact_starts = exact_starts | {k[0] for k in definitions}
         i, count, longest = 0, len(toks), self._longest
         while i < count:
+            first = toks[i][_LOWER]
+            if (
+                first not in starts
+                and not (len(first) > 3 and first[-1] == "s" and first[:-1] in starts)
+                and toks[i][_TEXT] not in exact_starts
+            ):
+                i += 1  # no term starts with this word
+                continue
             best_end, hits, is_abbreviation = -1, None, False
             key: tuple[str, ...] = ()
             stop = count if count - i < longest else i + longest

@@ -9,6 +9,7 @@ a span of the original and an evidence sentence can be quoted exactly as publish
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ _FAMILIES = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def section_family(label: str) -> str:
     """The family of a section label: background, methods, results, conclusions, or ''."""
     for family, words in _FAMILIES:
