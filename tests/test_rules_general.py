@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from ingest.extraction import cues
 from ingest.extraction.corpus import Labeller
-from ingest.extraction.lexicon import topic_lexicon
-from ingest.extraction.text import ArticleText
+from ingest.extraction.lexicon import explains, topic_lexicon
+from ingest.extraction.protocol import held_out_pack
+from ingest.extraction.text import ArticleText, split_sentences
 from ingest.extractors import get
 from kb.topic import TopicPack, load_topic
 
@@ -122,3 +123,42 @@ def test_all_patients_without_improvement_have_no_responders() -> None:
     )
     [finding] = get("rules")(article, lexicon)
     assert (finding.response, finding.n_treated, finding.n_responded) == ("none", 2, 0)
+
+
+def test_a_context_named_only_in_the_background_does_not_frame_the_population() -> None:
+    pack = held_out_pack(load_topic("pyoderma-gangrenosum"))
+    abstract = (
+        "BACKGROUND: Pyoderma gangrenosum often occurs with inflammatory bowel disease. "
+        "RESULTS: Twelve patients were treated with infliximab; nine of the 12 patients healed."
+    )
+    found = rows(abstract, "Infliximab for pyoderma gangrenosum", pack)
+    assert [(d, c) for d, c, _, _ in found] == [("infliximab", "pyoderma gangrenosum (other/unspecified)")]
+    framed = abstract.replace("RESULTS:", "METHODS: All patients had Crohn's disease. RESULTS:")
+    assert rows(framed, "Infliximab for pyoderma gangrenosum", pack)[0][1] == (
+        "pyoderma gangrenosum (inflammatory bowel disease)"
+    )
+
+
+def test_a_heading_closed_by_a_full_stop_and_a_dash_is_a_section_label() -> None:
+    sentences = split_sentences("Background and Design.—  Drugs are used. Results.—  Ten of 11 healed.")
+    assert [(s.section, s.text) for s in sentences] == [
+        ("background and design", "Drugs are used."),
+        ("results", "Ten of 11 healed."),
+    ]
+
+
+def test_an_abbreviation_the_vocabulary_knows_keeps_its_meaning_when_the_text_defines_it_loosely() -> None:
+    lexicon = topic_lexicon(held_out_pack(load_topic("ssc-ild")))
+    text = "Systemic sclerosis-related interstitial lung disease (SSc-ILD) is common. Patients with SSc-ILD improved."
+    kinds = {(m.kind, m.text) for m in lexicon.find(text, lexicon.definitions(text))}
+    assert ("condition", "SSc ILD") in kinds and ("context", "SSc") in kinds  # mention text joins tokens
+
+
+def test_a_long_form_spells_its_abbreviation_or_the_vocabulary_meaning_stands() -> None:
+    assert explains("STS", "Soft tissue sarcoma ")
+    assert not explains("MMF", "maintained on micophenolic acid ")
+    lexicon = topic_lexicon(held_out_pack(load_topic("ssc-ild")))
+    text = "Two were maintained on micophenolic acid (MMF). Lung function improved with MMF."
+    assert "mycophenolate-mofetil" in {m.id for m in lexicon.find(text, lexicon.definitions(text))}
+    therapy = "Intravenous immunoglobulin therapy (IVIG) was given. IVIG helped."
+    assert [m.id for m in lexicon.find(therapy, lexicon.definitions(therapy))].count("intravenous-immunoglobulin") == 3

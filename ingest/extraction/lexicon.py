@@ -46,6 +46,8 @@ _LONG_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{7,}(?![^\W\d_])")
 _ROUTE_FILLERS = frozenset(
     {"pulse", "pulsed", "monthly", "weekly", "daily", "low", "high", "dose", "of", "the", "with"}
 )
+#: Words between a term and its abbreviation that do not change what it names.
+_GAP_FILLER = re.compile(r"\s*\b(?:therapy|therapies|treatment|infusions?|pulses?)\b", re.IGNORECASE)
 _DEFINITION = re.compile(r"\(\s*(?P<short>[^\W_][\w/-]{0,9}?)s?\s*[);,]")
 
 
@@ -81,6 +83,27 @@ def tokens(text: str) -> list[_Token]:
 
 def _key(term: str, lower: bool = True) -> tuple[str, ...]:
     return tuple(t.lower() if lower else t for t in _TOKEN.findall(term))
+
+
+def explains(short: str, before: str) -> bool:
+    """Whether the words just before an abbreviation spell it, as a long form does: its letters
+    and digits found right to left in order, the first at the start of a word (Schwartz and
+    Hearst's test, 2003). "Soft tissue sarcoma (STS)" spells STS; "micophenolic acid (MMF)"
+    does not."""
+    chars = [c.lower() for c in short if c.isalnum()]
+    if not chars:
+        return False
+    words = before.split()[-(len(chars) + 5) :]
+    long_form = " ".join(words).lower()
+    i = len(long_form) - 1
+    for k in range(len(chars) - 1, -1, -1):
+        c = chars[k]
+        while i >= 0 and (long_form[i] != c or (k == 0 and i > 0 and long_form[i - 1].isalnum())):
+            i -= 1
+        if i < 0:
+            return False
+        i -= 1
+    return True
 
 
 def merge_vocabularies(topic: Vocabulary, general: GeneralKnowledge | None) -> Vocabulary:
@@ -233,7 +256,9 @@ class Lexicon:
 
         ``long form (SHORT)``: when a vocabulary term ends just before the parenthesis and
         starts with the abbreviation's first letter, SHORT means that entry; otherwise SHORT
-        means something the vocabulary does not know (``None``).
+        means something the vocabulary does not know (``None``), unless a vocabulary term
+        ends there and the vocabulary has SHORT as an abbreviation of its own (then that
+        meaning stands: "systemic sclerosis-related interstitial lung disease (SSc-ILD)").
         """
         found: dict[tuple[str, ...], tuple[Kind, str] | None] = {}
         toks = tokens(text) if toks is None else toks
@@ -247,10 +272,18 @@ class Lexicon:
                 continue
             stop = bisect.bisect_right(ends, m.start())
             meaning: tuple[Kind, str] | None = None
+            adjacent = False  # a vocabulary term ends just before the parenthesis
             for mention in self._scan(toks[max(0, stop - self._longest - 2) : stop], {}, abbreviations=False):
-                gap = text[mention.end : m.start()]
+                gap = _GAP_FILLER.sub("", text[mention.end : m.start()])
+                adjacent = adjacent or gap.strip(" -") == ""
                 if gap.strip(" -") == "" and mention.text[:1].lower() == short[:1].lower():
                     meaning = (mention.kind, mention.id)
+            known = meaning is None and key in self._abbreviations and key not in self._ambiguous
+            if known and (adjacent or not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])):
+                # "systemic sclerosis-related interstitial lung disease (SSc-ILD)": a term of the
+                # vocabulary ends there; "micophenolic acid (MMF)": the words before do not spell
+                # MMF. The vocabulary's own meaning stands.
+                continue
             found[key] = meaning
         return found
 

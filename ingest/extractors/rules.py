@@ -307,8 +307,10 @@ def _context(
 ) -> str | None:
     """The disease context the article's population is framed by; None when mixed or unsaid.
 
-    A context named only in background sentences ("PG often accompanies inflammatory bowel
-    disease") weighs half as much as one naming the population. When several contexts are
+    A context named in background sentences ("PG often accompanies inflammatory bowel
+    disease") weighs half as much as one naming the population, and one named *only* in a
+    Background or Introduction section (not in the title, its objective or the MeSH headings)
+    does not frame it. When several contexts are
     named, the topic's label precedence (``condition_labels.precedence``) decides where it ranks
     them (peristomal before inflammatory bowel disease). A review pools populations: a context
     its abstract names once, in its results ("patients with concurrent IBD may benefit"), does
@@ -325,11 +327,15 @@ def _context(
     for m in title_mentions:
         if m.kind == "context" and m.id in allowed:
             votes[m.id] += 6
+    framed = False  # whether a context is named outside a labelled background section
     for i, mentions in enumerate(body):
         background = sentences is not None and _is_background(sentences[i])
         for m in mentions:
             if m.kind == "context" and m.id in allowed:
                 votes[m.id] += 1 if background else 2
+                framed = framed or sentences is None or not _BACKGROUND_LABEL.search(sentences[i].section)
+    if not framed and not in_title:
+        votes.clear()  # "PG often accompanies IBD": what the disease is like, not who was studied
     if review and not in_title and sentences is not None:
         named = [
             (i, m.id) for i, mentions in enumerate(body) for m in mentions if m.kind == "context" and m.id in allowed
@@ -362,6 +368,10 @@ def _context(
     if ranked - {chosen}:
         return lexicon.choose_context(condition, ranked | {chosen}) or chosen
     return chosen
+
+
+#: Section labels of what is known before the study (an objective or aim names who is studied).
+_BACKGROUND_LABEL = cue(r"\b(?:background|introduction)\b")
 
 
 def _is_background(sentence: Sentence) -> bool:
