@@ -162,3 +162,16 @@ def test_a_long_form_spells_its_abbreviation_or_the_vocabulary_meaning_stands() 
     assert "mycophenolate-mofetil" in {m.id for m in lexicon.find(text, lexicon.definitions(text))}
     therapy = "Intravenous immunoglobulin therapy (IVIG) was given. IVIG helped."
     assert [m.id for m in lexicon.find(therapy, lexicon.definitions(therapy))].count("intravenous-immunoglobulin") == 3
+
+
+def test_a_combination_cue_joins_its_whole_list() -> None:
+    found = rows(
+        "A 50-year-old man had calcinosis cutis that did not respond to combination therapy with "
+        "prednisolone, methotrexate, and hydroxychloroquine. Sodium thiosulfate was then given and the "
+        "nodules resolved.",
+        "Sodium thiosulfate for calcinosis cutis",
+    )
+    assert {d: r for d, _, r, _ in found} == {
+        "hydroxychloroquine + methotrexate + prednisolone": "none",
+        "sodium thiosulfate": "improved",
+    }

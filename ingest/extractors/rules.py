@@ -434,9 +434,13 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
         return []
     combine_and = doc.design == "case_report" or bool(_COMBINATION_WORDS.search(sentence.text))
     failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
+    listed = _combination_list(sentence)
     groups: list[_Group] = []
     current = [kept[0]]
     for m in kept[1:]:
+        if listed and listed[0] <= current[-1].start and m.end <= listed[1]:
+            current.append(m)  # "a combination of A, B and C": one combination, commas and all
+            continue
         between = sentence.text[current[-1].end - local : m.start - local]
         join = _JOIN.match(between)
         word = join.group("word").lower() if join else ""
@@ -450,6 +454,25 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
             current = [m]
     groups.append(_group(current, sentence))
     return groups
+
+
+#: What opens a list of treatments given together: "combination therapy with", "a combination
+#: of", "triple therapy with", "a regimen of".
+_COMBINATION_LEAD = cue(
+    r"\bcombinations?\s+(?:\w+\s+){0,2}?(?:of|with)\b|\b(?:dual|double|triple|quadruple)\s+(?:\w+\s+)?"
+    r"(?:therapy|treatment|regimen|combination)\s+(?:of|with)\b|\bregimen\s+of\b",
+    re.IGNORECASE,
+)
+
+
+def _combination_list(sentence: Sentence) -> tuple[int, int] | None:
+    """Offsets (in the text) of a list that a combination cue opens, up to where the sentence
+    goes on ("… with A, B and C, which …"), or None."""
+    lead = _COMBINATION_LEAD.search(sentence.text)
+    if lead is None:
+        return None
+    end = cues.FAILED_LIST_END.search(sentence.text, lead.end())
+    return sentence.start + lead.end(), sentence.start + (end.start() if end else len(sentence.text))
 
 
 def failed_span(sentence: Sentence) -> tuple[int, int] | None:
