@@ -4,12 +4,14 @@ precedence between disease contexts. The sentences are written for these tests."
 
 from __future__ import annotations
 
+import pytest
+
 from ingest.extraction import cues
 from ingest.extraction.corpus import Labeller
 from ingest.extraction.lexicon import explains, topic_lexicon
 from ingest.extraction.protocol import held_out_pack
 from ingest.extraction.text import ArticleText, split_sentences
-from ingest.extractors import get
+from ingest.extractors import get, rules
 from kb.topic import TopicPack, load_topic
 
 CALCINOSIS = load_topic("calcinosis")
@@ -175,3 +177,26 @@ def test_a_combination_cue_joins_its_whole_list() -> None:
         "hydroxychloroquine + methotrexate + prednisolone": "none",
         "sodium thiosulfate": "improved",
     }
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Repeated debridements were uniformly unsuccessful.", "none"),
+        ("All patients had failed local wound care before referral.", "none"),
+        ("Irrigation was tried; however, the ulcer progressed to the whole breast.", "worsened"),
+        ("A red flare at the infusion site gradually progressed to induration.", None),
+    ],
+)
+def test_failure_and_progression_after_a_treatment(clause: str, expected: str | None) -> None:
+    assert rules._response(clause) == expected
+
+
+def test_closing_a_stoma_and_revising_it_are_two_procedures() -> None:
+    lexicon = topic_lexicon(BARE)
+    text = "Stoma closure healed four patients; stomal revision and stoma relocation did not."
+    assert [m.id for m in lexicon.find(text) if m.kind == "intervention"] == [
+        "stoma-closure",
+        "stoma-revision",
+        "stoma-revision",
+    ]

@@ -111,12 +111,14 @@ NO_NEW = cue(
 NEGATED = cue(
     rf"\b{_NEG_HEAD}\s+(?:\w+\s+){{0,3}}?(?:improv\w*|respon\w*|benefi\w*|success\w*|effect(?:ive)?\b|change|resol\w*|heal\w*|regress\w*|reduc\w*|decreas\w*|help\w*)"
     r"|\b(?:unresponsive|refractory|recalcitrant|resistant)\s+to\b|\bineffective\b|\bshould\s+not\s+be\s+used\b"
-    r"|\bnot\s+recommended\b|\btreatment\s+failure\b|\brecurred\b|\bpoor\s+(?:progression|response)\b",
+    r"|\bnot\s+recommended\b|\btreatment\s+failure\b|\brecurred\b|\bpoor\s+(?:progression|response)\b"
+    r"|\bunsuccessful(?:ly)?\b|\bwithout\s+(?:any\s+)?success\b|\b(?:had|have|has)\s+failed\b",
     _I,
 )
 WORSENED = cue(
     r"\b(?:worsen(?:ed|ing|s)?|progress(?:ed|ion)\s+despite|deteriorat(?:ed|ion|ing)|poor\s+(?:clinical\s+)?evolution"
-    r"|passe[sd]\s+away|died\s+despite|enlarg(?:ed|ement)\s+despite)\b",
+    r"|passe[sd]\s+away|died\s+despite|enlarg(?:ed|ement)\s+despite)\b"
+    r"|\b(?:however|but|nevertheless|yet)\b[^.;]{0,80}?\bprogressed\b",  # "X was tried; however, the ulcer progressed"
     _I,
 )
 UNCLEAR = cue(
@@ -139,7 +141,8 @@ COMPLETE = cue(
 #: "despite methotrexate and azathioprine", "did not respond to dapsone".
 FAILED_BEFORE = cue(
     r"\b(?:refractory|resistant|unresponsive|recalcitrant)\s+to\b|\bdespite\b|\bfailure\s+of\b"
-    r"|\b(?:did\s+not|failed\s+to|not)\s+respond(?:ing)?\s+to\b|\bno\s+response\s+to\b",
+    r"|\b(?:did\s+not|failed\s+to|not)\s+respond(?:ing)?\s+to\b|\bno\s+response\s+to\b"
+    r"|\b(?:had|have|has)\s+(?:previously\s+)?failed\b",
     _I,
 )
 #: Where a list of failed treatments ends and what happened next begins.
