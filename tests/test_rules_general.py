@@ -200,3 +200,17 @@ def test_closing_a_stoma_and_revising_it_are_two_procedures() -> None:
         "stoma-revision",
         "stoma-revision",
     ]
+
+
+def test_the_sentence_counts_its_own_denominator_before_the_cohort() -> None:
+    abstract = (
+        "Forty patients with calcinosis cutis were treated with sodium thiosulfate. "
+        "Of 30 evaluable patients, the nodules shrank in 12 patients."
+    )
+    lexicon = topic_lexicon(BARE)
+    (finding,) = get("rules")(ArticleText("t", "Sodium thiosulfate for calcinosis cutis", abstract), lexicon)
+    assert (finding.n_treated, finding.n_responded, finding.response) == (30, 12, "mixed")
+
+
+def test_predictors_of_an_outcome_are_not_an_outcome() -> None:
+    assert cues.NOT_A_RESULT.search("Independent predictors for worsening of the ulcers were age and delay")

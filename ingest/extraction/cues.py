@@ -67,6 +67,12 @@ RESPONDERS = cue(
     r"(?:shown|showed|show|had|achieved|reported|experienced|responded|improved|healed|were\s+(?:cured|improved|healed))\b",
     _I,
 )
+#: A responder count after the verb of outcome: "the nodules shrank in 12 patients".
+RESPONDED_IN = cue(
+    r"\b(?:improv\w*|heal\w*|resol\w*|shr[aiu]nk\w*|regress\w*|respond\w*|cleared|disappeared|decreased|reduced)"
+    rf"\s+(?:\w+\s+){{0,3}}?in\s+(?P<r>{NUMBER})\s+(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)\s+)?(?:of\s+(?:the\s+|these\s+)?)?{PEOPLE}\b",
+    _I,
+)
 #: Patients treated: "Nine patients have been treated", "38 patients ... treated with",
 #: "We report four cases", "in seven patients with", "Of the 34 patients that received".
 TREATED = cue(
@@ -77,6 +83,13 @@ TREATED = cue(
 REPORTED = cue(
     rf"\b(?:report|reports|reported|present|presents|describe|describes|discuss|studied|included|identified|analy[sz]ed|reviewed|evaluated?|evaluates)"
     rf"\s+(?:on\s+|here\s+|herein\s+)?(?:the\s+)?(?:effects?\s+\w+\s+\w+\s+\w+\s+in\s+)?(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}",
+    _I,
+)
+#: The patients a sentence's outcome is counted over: "Of 7 evaluable patients", "among the 24
+#: cases", "We included a total of 343 patients".
+DENOMINATOR = cue(
+    rf"\b(?:of|among)\s+(?:the\s+|these\s+|all\s+|our\s+)?(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}\b"
+    rf"|\ba\s+total\s+of\s+(?P<t>{NUMBER})\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}\b",
     _I,
 )
 N_EQUALS = cue(r"\(\s*n\s*=\s*(?P<n>\d{1,5})\s*\)", _I)
@@ -172,7 +185,7 @@ NOT_A_RESULT = cue(
     r"\b(?:aim|aims|aimed|purpose|objective|sought|hypothes[ie]s|hypothesi[sz]ed|we\s+(?:evaluat|assess|investigat|compar|test)\w*"
     r"|to\s+(?:evaluate|assess|determine|investigate|describe|compare|examine|identify|study)|were\s+(?:recorded|collected|assessed|measured)"
     r"|was\s+(?:recorded|defined)|data\s+(?:were|was)\s+\w+ed|inclusion\s+criteria|generally|usually|typically"
-    r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe))\b",
+    r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe)|predictors?\s+(?:of|for)|risk\s+factors?\s+(?:of|for))\b",
     _I,
 )
 #: Slowing or preventing the progression of existing disease is a treatment outcome, not prevention.

@@ -695,9 +695,9 @@ _WORSE = cue(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
 def _counts(
     doc: _Article, sentence: Sentence, clause: str, group: _Group | None = None
 ) -> tuple[int | None, int | None, float | None]:
-    """(treated, responded, responder fraction) stated in the sentence or known for the article;
-    the patients given ``group``'s intervention when the article says how many, rather than the
-    whole cohort."""
+    """(treated, responded, responder fraction) stated in the sentence or known for the article:
+    the patients the sentence counts over ("Of 7 evaluable patients"), else those given
+    ``group``'s intervention when the article says how many, rather than the whole cohort."""
     text = sentence.text
     for m in (*cues.FRACTION_SLASH.finditer(clause), *cues.FRACTION_OF.finditer(clause)):
         r, n = cues.number(m.group("r")), cues.number(m.group("n"))
@@ -708,12 +708,14 @@ def _counts(
     all_n = cues.ALL_N.search(clause)
     if all_n and (n := cues.number(all_n.group("n"))):
         return n, n, 1.0
-    treated = (_treated_with(doc, group) if group else None) or _treated_here(text) or doc.n_treated
+    denominator = cues.DENOMINATOR.search(text)
+    stated = cues.number(denominator.group("n") or denominator.group("t")) if denominator else None
+    treated = stated or (_treated_with(doc, group) if group else None) or _treated_here(text) or doc.n_treated
     if treated is None:
         eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
         treated = eq[-1] if eq and sentence.index > 0 else None
     percent = _percent(clause)
-    responders = cues.RESPONDERS.search(clause)
+    responders = cues.RESPONDERS.search(clause) or cues.RESPONDED_IN.search(clause)
     if responders and (r := cues.number(responders.group("r"))) is not None and treated and r <= treated:
         return treated, r, r / treated
     if percent is not None:
