@@ -214,3 +214,24 @@ def test_the_sentence_counts_its_own_denominator_before_the_cohort() -> None:
 
 def test_predictors_of_an_outcome_are_not_an_outcome() -> None:
     assert cues.NOT_A_RESULT.search("Independent predictors for worsening of the ulcers were age and delay")
+
+
+def test_a_class_is_recognised_by_its_target_however_it_is_written() -> None:
+    lexicon = topic_lexicon(BARE)
+    text = (
+        "She switched to an interleukin 12/23 inhibitor; IL-17 antagonists, anti-TNF agents, "
+        "TNF-α blockers and anti-IL-6 receptor antibodies were discussed."
+    )
+    found = [m.id for m in lexicon.find(text, lexicon.definitions(text)) if m.kind == "intervention"]
+    assert found == ["il-12-23-inhibitors", "il-17-inhibitors", "tnf-inhibitors", "tnf-inhibitors", "il-6-inhibitors"]
+    held_out = topic_lexicon(BARE, frozenset({"pyoderma-gangrenosum"}))  # the topic that taught the targets
+    assert "il-17-inhibitors" not in {m.id for m in held_out.find(text)}
+
+
+def test_what_a_treatment_was_compared_with_is_not_a_finding() -> None:
+    found = rows(
+        "We studied 40 patients with calcinosis cutis. Pain improved more with sodium thiosulfate "
+        "compared to diltiazem (p = 0.01).",
+        "Sodium thiosulfate or diltiazem for calcinosis cutis",
+    )
+    assert [d for d, _, _, _ in found] == ["sodium thiosulfate"]

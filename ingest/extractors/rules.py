@@ -566,6 +566,8 @@ def _candidates(
             response = _response(clause) or (_response(text) if explicit else None)
         if response is None:
             continue
+        if response in {"improved", "complete", "partial"} and _is_comparator(sentence, groups, group):
+            continue  # "reduced mortality with rituximab compared to TNF inhibitors": what it was compared with
         context = _clause_context(doc, span, mentions) if explicit else doc.context
         n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
         response = _with_counts(response, n_treated, n_responded, fraction, bool(_COMPARED.search(clause)))
@@ -599,6 +601,21 @@ def _candidates(
             )
         )
     return out
+
+
+#: What introduces the comparator of a result: "compared to", "versus", "than".
+_COMPARATOR_BEFORE = cue(r"\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to)|versus|vs|than|over)\W*$", re.I)
+
+
+def _is_comparator(sentence: Sentence, groups: list[_Group], group: _Group) -> bool:
+    """Whether ``group`` is what another intervention of the sentence was compared with (it
+    follows "compared to", "versus" or "than", a few words after an earlier group)."""
+    earlier = [g for g in groups if g.end <= group.start]
+    if not earlier:
+        return False
+    between = sentence.text[earlier[-1].end - sentence.start : group.start - sentence.start]
+    words = between.split()
+    return len(words) <= 8 and _COMPARATOR_BEFORE.search(" ".join(words[-4:]) + " ") is not None
 
 
 def _off_target(lexicon: Lexicon, text: str) -> bool:
