@@ -235,3 +235,14 @@ def test_what_a_treatment_was_compared_with_is_not_a_finding() -> None:
         "Sodium thiosulfate or diltiazem for calcinosis cutis",
     )
     assert [d for d, _, _, _ in found] == ["sodium thiosulfate"]
+
+
+def test_a_misspelt_drug_is_read_as_the_drug_it_spells_and_an_unknown_one_stays_unmapped() -> None:
+    lexicon = topic_lexicon(BARE)
+    text = "She received predonisolone, then methylpredisolone and later fictivolone."
+    found = [(m.id, m.text) for m in lexicon.find(text) if m.kind == "intervention"]
+    assert found == [
+        ("prednisolone", "predonisolone"),  # a letter added
+        ("methylprednisolone", "methylpredisolone"),  # a letter dropped
+        ("unmapped-fictivolone", "fictivolone"),  # shaped like a steroid, close to no known one
+    ]

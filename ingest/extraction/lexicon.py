@@ -223,6 +223,7 @@ class Lexicon:
         self._starts = frozenset(k[0] for k in self._names)
         self._abbreviation_starts = frozenset(k[0] for k in self._abbreviations)
         self._stem_words: dict[str, bool] = {}  # word → whether it ends in an INN stem
+        self._spelling: dict[str, tuple[str, ...]] | None = None  # see _spelling_index
         self._mesh: dict[str, tuple[Kind, str]] = {}
         for spec in vocabulary.interventions:
             if spec.mesh:
@@ -402,6 +403,41 @@ class Lexicon:
         """Whether ``word`` ends in an INN stem with at least four letters before it."""
         return any(len(word) >= n + 4 and word[-n:] in stems for n, stems in self._stems_by_length.items())
 
+    def _misspelled(self, word: str) -> tuple[Kind, str] | None:
+        """The one drug name ``word`` is a misspelling of ("predonisolone"), or None.
+
+        A misspelling is one letter added, dropped or changed, or two neighbours swapped, in a
+        single-word drug name of at least eight letters with the same first letter; a word
+        within that distance of two names is not guessed.
+        """
+        if len(word) < 8:
+            return None
+        index = self._spelling_index()
+        found: set[tuple[Kind, str]] = set()
+        for variant in (word, *(word[:i] + word[i + 1 :] for i in range(1, len(word)))):
+            for name in index.get(variant, ()):  # a letter dropped from the name, or changed
+                found.update(self._names[(name,)])
+            if variant != word and (variant,) in self._names and variant[0] == word[0]:
+                found.update(self._names[(variant,)])  # a letter added to the name
+        found = {(k, i) for k, i in found if k == "intervention"}
+        return next(iter(found)) if len(found) == 1 else None
+
+    def _spelling_index(self) -> dict[str, tuple[str, ...]]:
+        """Single-word intervention names of eight letters or more, by each one-letter deletion
+        (keeping the first letter) and by themselves; built on first use."""
+        if self._spelling is None:
+            index: dict[str, list[str]] = {}
+            for key, hits in self._names.items():
+                if len(key) != 1 or len(key[0]) < 8 or not key[0].isalpha():
+                    continue
+                if not any(kind == "intervention" for kind, _ in hits):
+                    continue
+                name = key[0]
+                for i in range(1, len(name)):
+                    index.setdefault(name[:i] + name[i + 1 :], []).append(name)
+            self._spelling = {k: tuple(v) for k, v in index.items()}
+        return self._spelling
+
     def _unmapped(self, text: str, mentions: list[Mention]) -> list[Mention]:
         if not self._stems:
             return mentions
@@ -414,11 +450,14 @@ class Lexicon:
         covered = [(m.start, m.end) for m in mentions]
         extra = []
         for word in sorted(hits):
+            spelled = self._misspelled(word.lower())
+            kind: Kind = spelled[0] if spelled else "intervention"
+            id_ = spelled[1] if spelled else UNMAPPED_PREFIX + slug(word.lower())
             for match in re.finditer(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", text):
                 start = match.start()
                 if any(a <= start < b for a, b in covered):
                     continue
-                extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(word.lower()), start, match.end(), word))
+                extra.append(Mention(kind, id_, start, match.end(), word))
         if not extra:
             return mentions
         return sorted([*mentions, *extra], key=lambda m: (m.start, m.end))
