@@ -246,3 +246,21 @@ def test_a_misspelt_drug_is_read_as_the_drug_it_spells_and_an_unknown_one_stays_
         ("methylprednisolone", "methylpredisolone"),  # a letter dropped
         ("unmapped-fictivolone", "fictivolone"),  # shaped like a steroid, close to no known one
     ]
+
+
+def test_a_drug_that_caused_the_condition_is_not_its_treatment_and_a_switch_is() -> None:
+    found = rows(
+        "A woman developed adalimumab-induced calcinosis cutis. After switching to sodium thiosulfate "
+        "the nodules resolved.",
+        "Calcinosis cutis in a woman",
+    )
+    assert [d for d, _, _, _ in found] == ["sodium thiosulfate"]
+
+
+def test_an_outcome_of_something_else_in_one_clause_leaves_the_other_clause() -> None:
+    found = rows(
+        "A 40-year-old woman had calcinosis cutis and dermatomyositis. Prednisone brought no improvement in "
+        "the muscle disease; however, sodium thiosulfate induced remission.",
+        "Calcinosis cutis in dermatomyositis",
+    )
+    assert [d for d, _, _, _ in found] == ["sodium thiosulfate"]

@@ -60,11 +60,12 @@ _JOIN = cue(
 )
 _COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
 _POPULATION_AFTER = cue(
-    r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)\b",
+    r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?(?:-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)"
+    r"|-\s*(?:associated|induced|related|triggered|provoked))\b",  # "rituximab-associated PG": a cause
     re.I,
 )
 _POPULATION_BEFORE = cue(
-    r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|switch\w*\s+to|converted\s+to"
+    r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|converted\s+to"
     r"|alternatives?\s+to|instead\s+of|other\s+than)\s+(?:[\w-]+\s+){0,3}$",
     re.IGNORECASE,
 )
@@ -550,12 +551,14 @@ def _candidates(
         groups = _anaphora(doc, sentence, recent)
         if not groups:
             return []
-    if not has_target and (_off_target(doc.lexicon, text) or names_context):
+    if not has_target and names_context:
         return []
     out: list[_Candidate] = []
     for group in groups:
         span = _clause_of(sentence, group) if explicit else (sentence.start, sentence.end)
         clause = doc.text[span[0] : span[1]]
+        if not has_target and _off_target(doc.lexicon, clause):
+            continue  # this clause's outcome is of something else ("no improvement in the muscle disease")
         response: str | None
         if failed and failed[0] <= group.start and group.end <= failed[1]:
             response = "worsened" if cues.WORSENED.search(clause) else "none"  # a treatment that failed before
