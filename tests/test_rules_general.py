@@ -264,3 +264,12 @@ def test_an_outcome_of_something_else_in_one_clause_leaves_the_other_clause() ->
         "Calcinosis cutis in dermatomyositis",
     )
     assert [d for d, _, _, _ in found] == ["sodium thiosulfate"]
+
+
+def test_a_class_in_apposition_describes_the_drug_before_it() -> None:
+    found = rows(
+        "We report a woman with calcinosis cutis treated with tofacitinib, an immunosuppressive agent "
+        "taken orally. The nodules regressed.",
+        "Tofacitinib for calcinosis cutis",
+    )
+    assert [d for d, _, _, _ in found] == ["tofacitinib"]

@@ -487,15 +487,26 @@ def failed_span(sentence: Sentence) -> tuple[int, int] | None:
     return sentence.start + cue.start(), sentence.start + stop
 
 
+#: Between a drug and a class that describes it: ", a", ", an anti-IL-23", "(a".
+_APPOSITIVE = cue(r"^\s*[,(]\s*(?:a|an|the)\s+(?:[\w-]+\s+){0,3}$", re.I)
+
+
 def _fold_appositives(lexicon: Lexicon, mentions: list[Mention], sentence: Sentence) -> list[Mention]:
-    """Drop a class named next to one of its members: "the JAK-inhibitor tofacitinib",
-    "pamidronate, a second-generation bisphosphonate"."""
+    """Drop a class named next to one of its members ("the JAK-inhibitor tofacitinib",
+    "pamidronate, a second-generation bisphosphonate"), and a class in apposition to a drug
+    ("tildrakizumab, a biologic agent")."""
     out: list[Mention] = []
     for i, m in enumerate(mentions):
         neighbours = [
             n for n in (mentions[i - 1] if i else None, mentions[i + 1] if i + 1 < len(mentions) else None) if n
         ]
         cls = lexicon.class_of.get(m.id)
+        if (
+            i
+            and lexicon.class_level.get(cls or "") == m.id
+            and _APPOSITIVE.match(sentence.text[mentions[i - 1].end - sentence.start : m.start - sentence.start])
+        ):
+            continue  # "tildrakizumab, a biologic agent": what the drug named before it is
         if lexicon.class_level.get(cls or "") == m.id and any(
             n.id != m.id
             and lexicon.class_of.get(n.id) == cls
