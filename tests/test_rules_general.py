@@ -273,3 +273,18 @@ def test_a_class_in_apposition_describes_the_drug_before_it() -> None:
         "Tofacitinib for calcinosis cutis",
     )
     assert [d for d, _, _, _ in found] == ["tofacitinib"]
+
+
+def test_a_list_given_in_a_case_is_one_combination_unless_it_failed() -> None:
+    given = rows(
+        "We report a 30-year-old woman with calcinosis cutis. She received prednisolone (40 mg daily), "
+        "methotrexate (15 mg weekly), and hydroxychloroquine, and the nodules regressed.",
+        "Calcinosis cutis in a woman",
+    )
+    assert [d for d, _, _, _ in given] == ["hydroxychloroquine + methotrexate + prednisolone"]
+    failed = rows(
+        "We report two women with calcinosis cutis. Both were managed with colchicine, diltiazem, and "
+        "wound care without improvement. Sodium thiosulfate then healed the ulcers.",
+        "Calcinosis cutis in two women",
+    )
+    assert "colchicine" in {d for d, _, _, _ in failed} and "diltiazem" in {d for d, _, _, _ in failed}

@@ -428,6 +428,8 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
         if _POPULATION_AFTER.match(after) or _POPULATION_BEFORE.search(before):
             continue
         if kept and kept[-1].id == m.id:
+            if sentence.text[kept[-1].end - local : m.start - local].strip() != "(":  # not "X (abbreviation)"
+                kept[-1] = m  # "X (500 mg) followed by X (40 mg), Y and Z": the list goes on from the last X
             continue
         kept.append(m)
     kept = _fold_appositives(doc.lexicon, kept, sentence)
@@ -436,6 +438,9 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
     combine_and = doc.design == "case_report" or bool(_COMBINATION_WORDS.search(sentence.text))
     failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
     listed = _combination_list(sentence)
+    # A list "A, B and C" in a case is given together, unless it failed ("managed with A, B and C
+    # without improvement": each failed on its own) or is a list of failed treatments.
+    together = combine_and and failed is None and not cues.NEGATED.search(sentence.text)
     groups: list[_Group] = []
     current = [kept[0]]
     for m in kept[1:]:
@@ -450,6 +455,8 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
             join = None  # "refractory to prednisone and cyclosporine": each failed on its own
         if join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
             current.append(m)
+        elif together and _LIST_COMMA.match(between) and _closes_with_and(sentence, kept, m):
+            current.append(m)  # "treated with A, B and C" in a case: given together
         else:
             groups.append(_group(current, sentence))
             current = [m]
@@ -474,6 +481,25 @@ def _combination_list(sentence: Sentence) -> tuple[int, int] | None:
         return None
     end = cues.FAILED_LIST_END.search(sentence.text, lead.end())
     return sentence.start + lead.end(), sentence.start + (end.start() if end else len(sentence.text))
+
+
+#: A comma between two items of a list (a parenthesis, "at 1 g/day", may sit before it).
+_LIST_COMMA = cue(r"^\s*(?:[\w/.-]+\s+){0,2}?(?:\([^)]*\)\s*)?,\s*$", re.I)
+#: The last joint of such a list: ", and", "and" (a parenthesis may sit before it).
+_LIST_AND = cue(r"^\s*(?:[\w/.-]+\s+){0,2}?(?:\([^)]*\)\s*)?,?\s*and\s+$", re.I)
+
+
+def _closes_with_and(sentence: Sentence, kept: list[Mention], m: Mention) -> bool:
+    """Whether the list ``m`` continues ends with "and" before a later mention ("A, B and C")."""
+    later = [n for n in kept if n.start >= m.end]
+    for n in later[:3]:
+        between = sentence.text[m.end - sentence.start : n.start - sentence.start]
+        if _LIST_AND.match(between):
+            return True
+        if not _LIST_COMMA.match(between):
+            return False
+        m = n
+    return False
 
 
 def failed_span(sentence: Sentence) -> tuple[int, int] | None:
