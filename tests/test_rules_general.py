@@ -288,3 +288,25 @@ def test_a_list_given_in_a_case_is_one_combination_unless_it_failed() -> None:
         "Calcinosis cutis in two women",
     )
     assert "colchicine" in {d for d, _, _, _ in failed} and "diltiazem" in {d for d, _, _, _ in failed}
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("The drug not only promoted healing of the ulcer but also eased pain.", "improved"),
+        ("Intravenous prednisolone achieved an insufficient response.", "none"),
+        ("After inconclusive conventional treatment, the drug reduced the ulcer size.", "improved"),
+        ("The results of the treatment were inconclusive.", "unclear"),
+    ],
+)
+def test_negation_and_doubt_read_in_their_scope(clause: str, expected: str) -> None:
+    assert rules._response(clause) == expected
+
+
+def test_a_report_of_two_cases_is_a_case_series_and_their_shared_treatment_one_combination() -> None:
+    found = rows(
+        "We report two women with calcinosis cutis after surgery. Treatment with oral diltiazem and "
+        "topical sodium thiosulfate led to healing within four months.",
+        "Calcinosis cutis after surgery: two case reports",
+    )
+    assert [(d, design) for d, _, _, design in found] == [("diltiazem + sodium thiosulfate (topical)", "case_series")]

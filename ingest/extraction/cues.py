@@ -104,7 +104,7 @@ SINGLE_PATIENT = cue(
 
 # -- response -------------------------------------------------------------------------------
 
-_NEG_HEAD = r"(?:not|no|without|failed\s+to|fail\s+to|lack\s+of|never|nor|neither|absence\s+of)"
+_NEG_HEAD = r"(?:not(?!\s+only\b)|no|without|failed\s+to|fail\s+to|lack\s+of|never|nor|neither|absence\s+of)"
 #: Words of a favourable change (their direction can be negated by what precedes them).
 POSITIVE = cue(
     r"\b(?:improv(?:e|ed|es|ing|ement|ements)|reduc(?:ed|es|ing|tion|tions)|decreas(?:ed|es|ing|e)|regress(?:ed|ion|ive)"
@@ -125,7 +125,8 @@ NEGATED = cue(
     rf"\b{_NEG_HEAD}\s+(?:\w+\s+){{0,3}}?(?:improv\w*|respon\w*|benefi\w*|success\w*|effect(?:ive)?\b|change|resol\w*|heal\w*|regress\w*|reduc\w*|decreas\w*|help\w*)"
     r"|\b(?:unresponsive|refractory|recalcitrant|resistant)\s+to\b|\bineffective\b|\bshould\s+not\s+be\s+used\b"
     r"|\bnot\s+recommended\b|\btreatment\s+failure\b|\brecurred\b|\bpoor\s+(?:progression|response)\b"
-    r"|\bunsuccessful(?:ly)?\b|\bwithout\s+(?:any\s+)?success\b|\b(?:had|have|has)\s+failed\b",
+    r"|\bunsuccessful(?:ly)?\b|\bwithout\s+(?:any\s+)?success\b|\b(?:had|have|has)\s+failed\b"
+    r"|\b(?:insufficient|inadequate)\s+(?:\w+\s+)?(?:response|improvement|effect|efficacy)\b",
     _I,
 )
 WORSENED = cue(
@@ -136,7 +137,8 @@ WORSENED = cue(
 )
 UNCLEAR = cue(
     r"\b(?:had\s+to\s+be|was|were|been)\s+(?:stopped|discontinued|withdrawn|interrupted)\b|\blimited\s+data\b"
-    r"|\binsufficient\s+(?:evidence|data)\b|\bhave\s+promise\b|\bnon-?conclusive\b|\binconclusive(?:ly)?\b"
+    r"|\binsufficient\s+(?:evidence|data)\b|\bhave\s+promise\b|\bnon-?conclusive\b"
+    r"|\b(?:is|are|was|were|remains?|remained|been)\s+inconclusive\b|\binconclusive(?:ly)?\s+(?:results?|evidence|data|findings)\b"
     r"|\bremains?\s+(?:unclear|unknown|uncertain)\b|\bis\s+unclear\b|\blimited\s+and\b|\bvariable\s+benefit\b"
     r"|\blimited\s+evidence\b",
     _I,

@@ -48,7 +48,7 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
                 return design
             continue
         if pattern.search(title):
-            return design
+            return _several(design, f"{title} {text}")
     if from_types:
         return min(from_types, key=order.index)
     if cues.REVIEW_SELF.search(text):
@@ -59,7 +59,7 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
         if pattern.search(text):
             if design == "retrospective_cohort" and own is not None and own <= _FEW_CASES:
                 return "case_report" if own == 1 else "case_series"  # a few cases described, looking back
-            return design
+            return _several(design, f"{title} {text}")
     if re.search(r"\bwe\s+reviewed\s+(?:the\s+)?(?:patients|records|charts|cases)\b", text, re.IGNORECASE):
         return "retrospective_cohort"
     if cues.DESIGN_CUES[5][1].search(text):
@@ -69,7 +69,7 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
         n = cues.number(few.group("n")) if few.group("n").lower() not in {"a", "one"} else 1
         return "case_series" if n and n > 1 else "case_report"
     if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
-        return "case_report"
+        return _several("case_report", f"{title} {text}")
     if _PROSPECTIVE.search(text):
         return "prospective_cohort"
     if _COHORT.search(text):
@@ -83,6 +83,19 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
     ):
         return "review"
     return "other"
+
+
+#: Two or more cases of one report: "Two Case Reports", "both cases", "patient 2".
+_SEVERAL_CASES = cue(
+    r"\b(?:two|three|four|five|[2-5])\s+(?:case\s+reports|cases|patients)\b|\bboth\s+(?:cases|patients)\b"
+    r"|\b(?:patient|case)\s+(?:2|two|ii)\b|\bsecond\s+(?:patient|case)\b",
+    re.IGNORECASE,
+)
+
+
+def _several(design: str, text: str) -> str:
+    """A case report of several patients ("Two Case Reports", "both cases") is a case series."""
+    return "case_series" if design == "case_report" and _SEVERAL_CASES.search(text) else design
 
 
 #: A randomised trial described in the text (an analysis of one included).

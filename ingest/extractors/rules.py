@@ -58,6 +58,8 @@ _JOIN = cue(
     r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
     re.IGNORECASE,
 )
+#: A series of at most this many patients reads "treated with A and B" as given together, as a case does.
+_FEW_TOGETHER = 3
 _COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
 _POPULATION_AFTER = cue(
     r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?(?:-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)"
@@ -435,12 +437,14 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
     kept = _fold_appositives(doc.lexicon, kept, sentence)
     if not kept:
         return []
-    combine_and = doc.design == "case_report" or bool(_COMBINATION_WORDS.search(sentence.text))
+    few = doc.design == "case_report" or (doc.design == "case_series" and (doc.n_treated or 0) <= _FEW_TOGETHER)
     failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
     listed = _combination_list(sentence)
-    # A list "A, B and C" in a case is given together, unless it failed ("managed with A, B and C
-    # without improvement": each failed on its own) or is a list of failed treatments.
-    together = combine_and and failed is None and not cues.NEGATED.search(sentence.text)
+    # "A and B", "A, B and C" in a case are given together, unless they failed ("managed with A,
+    # B and C without improvement": each failed on its own) or are a list of failed treatments.
+    after = cues.FAILED_BEFORE.sub(" ", sentence.text[kept[-1].end - local :])  # "for those not responding to X"
+    together = few and not cues.NEGATED.search(after)
+    combine_and = together or bool(_COMBINATION_WORDS.search(sentence.text))
     groups: list[_Group] = []
     current = [kept[0]]
     for m in kept[1:]:
@@ -455,7 +459,7 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
             join = None  # "refractory to prednisone and cyclosporine": each failed on its own
         if join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
             current.append(m)
-        elif together and _LIST_COMMA.match(between) and _closes_with_and(sentence, kept, m):
+        elif together and not listed_as_failed and _LIST_COMMA.match(between) and _closes_with_and(sentence, kept, m):
             current.append(m)  # "treated with A, B and C" in a case: given together
         else:
             groups.append(_group(current, sentence))
