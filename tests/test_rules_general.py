@@ -310,3 +310,14 @@ def test_a_report_of_two_cases_is_a_case_series_and_their_shared_treatment_one_c
         "Calcinosis cutis after surgery: two case reports",
     )
     assert [(d, design) for d, _, _, design in found] == [("diltiazem + sodium thiosulfate (topical)", "case_series")]
+
+
+def test_a_single_patient_whose_lesions_healed_responded_completely() -> None:
+    title = "Sodium thiosulfate for calcinosis cutis"
+    healed = rows("A 60-year-old woman with calcinosis cutis received sodium thiosulfate. Her ulcers healed.", title)
+    partly = rows(
+        "A 60-year-old woman with calcinosis cutis received sodium thiosulfate. Her ulcers improved and nearly healed.",
+        title,
+    )
+    assert [r for _, _, r, _ in healed] == ["complete"]
+    assert [r for _, _, r, _ in partly] != ["complete"]

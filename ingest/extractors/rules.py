@@ -612,6 +612,13 @@ def _candidates(
             continue
         if response in {"improved", "complete", "partial"} and _is_comparator(sentence, groups, group):
             continue  # "reduced mortality with rituximab compared to TNF inhibitors": what it was compared with
+        if (
+            response == "improved"
+            and doc.design == "case_report"
+            and _HEALED.search(clause)
+            and not _SHORT_OF.search(clause)
+        ):
+            response = "complete"  # one patient whose ulcers healed: all treated resolved
         context = _clause_context(doc, span, mentions) if explicit else doc.context
         n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
         response = _with_counts(response, n_treated, n_responded, fraction, bool(_COMPARED.search(clause)))
@@ -660,6 +667,18 @@ def _is_comparator(sentence: Sentence, groups: list[_Group], group: _Group) -> b
     between = sentence.text[earlier[-1].end - sentence.start : group.start - sentence.start]
     words = between.split()
     return len(words) <= 8 and _COMPARATOR_BEFORE.search(" ".join(words[-4:]) + " ") is not None
+
+
+#: Words of a full resolution ("the ulcers healed", "induced remission").
+_HEALED = cue(
+    r"\b(?:healed|resolved|cleared|disappeared|(?:complete|sustained|full|induced|achieved)\s+remission)\b", re.I
+)
+#: Words that make it less than full: "partially healed", "improved and nearly resolved".
+_SHORT_OF = cue(
+    r"\b(?:partial\w*|almost|near\w*|improv\w*|reduc\w*|decreas\w*|smaller|some|most|except|persist\w*|residual|recur\w*"
+    r"|relaps\w*|remaining|but|however|although)\b",
+    re.I,
+)
 
 
 def _off_target(lexicon: Lexicon, text: str) -> bool:
