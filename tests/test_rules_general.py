@@ -54,7 +54,7 @@ def test_despite_names_failed_treatments_apart_from_the_one_that_worked() -> Non
     assert {d: r for d, _, r, _ in found} == {
         "diltiazem": "none",
         "colchicine": "none",
-        "sodium thiosulfate": "improved",
+        "sodium thiosulfate": "complete",  # one patient, the lesions healed
     }
 
 
