@@ -175,7 +175,7 @@ def test_a_combination_cue_joins_its_whole_list() -> None:
     )
     assert {d: r for d, _, r, _ in found} == {
         "hydroxychloroquine + methotrexate + prednisolone": "none",
-        "sodium thiosulfate": "improved",
+        "sodium thiosulfate": "complete",
     }
 
 
