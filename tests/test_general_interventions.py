@@ -291,3 +291,21 @@ def test_findings_filter_on_confidence_and_keep_curated_ones(tmp_path: Path) -> 
     assert len(queries.findings(min_confidence=confidence, db=url)) == len(every)
     with pytest.raises(ValueError, match="between 0 and 1"):
         queries.findings(min_confidence=2, db=url)
+
+
+def test_the_calibration_table_pairs_mean_confidence_with_precision_per_band() -> None:
+    from ingest.extraction.evaluate import evaluate
+    from ingest.extraction.protocol import BANDS, TopicRun, calibration_table, score_mentions
+
+    gold = {"a": ({"drug_norm": "x", "condition_norm": "c"},), "b": ({"drug_norm": "y", "condition_norm": "c"},)}
+    rows = [
+        {"id": "a", "drug_norm": "x", "condition_norm": "c", "confidence": 0.95},  # right, top band
+        {"id": "b", "drug_norm": "z", "condition_norm": "c", "confidence": 0.55},  # wrong, middle band
+        {"id": "b", "drug_norm": "y", "condition_norm": "c", "confidence": 0.6},  # right, middle band
+    ]
+    run = TopicRun("t", "held-out", evaluate(gold, rows), score_mentions([], topic_lexicon(BARE)), rows, gold)
+    table = {band: (pairs, round(mean, 3), precision) for band, pairs, mean, precision in calibration_table([run])}
+    assert list(table) == list(BANDS)
+    assert table[(0.9, 1.0)] == (1, 0.95, 1.0)
+    assert table[(0.5, 0.7)] == (2, 0.575, 0.5)
+    assert table[(0.0, 0.3)] == (0, 0.0, 0.0)

@@ -232,6 +232,32 @@ def threshold_table(runs: Sequence[TopicRun]) -> list[tuple[float, int, float, f
     return table
 
 
+#: Confidence bands of the calibration table.
+BANDS = ((0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.0))
+
+
+def calibration_table(runs: Sequence[TopicRun]) -> list[tuple[tuple[float, float], int, float, float]]:
+    """(band, pairs in it, their mean confidence, their precision) of the pooled runs: a
+    reliability table, where a calibrated confidence is close to the precision of its band."""
+    table = []
+    for low, high in BANDS:
+        kept = matched = 0
+        confidences: list[float] = []
+        for run in runs:
+            rows = [
+                r
+                for r in run.rows
+                if low <= (r.get("confidence") or 0.0) < high or (high >= 1.0 and r.get("confidence") == high)
+            ]
+            evaluation = evaluate(run.gold, rows)
+            kept += evaluation.predicted_pairs
+            matched += evaluation.matched
+            confidences.extend(float(r.get("confidence") or 0.0) for r in rows)
+        mean = sum(confidences) / len(confidences) if confidences else 0.0
+        table.append(((low, high), kept, mean, matched / kept if kept else 0.0))
+    return table
+
+
 def _figures(run: TopicRun) -> list[tuple[str, str]]:
     e, m = run.evaluation, run.mentions
     return [
@@ -282,4 +308,9 @@ def summary_lines(results: Sequence[tuple[TopicRun, TopicRun | None]]) -> list[s
         lines.append(f"  {'confidence ≥':>12}  {'pairs':>6}  {'precision':>9}  {'recall':>6}")
         for threshold, kept, precision, recall in threshold_table(held_runs):
             lines.append(f"  {threshold:>12.1f}  {kept:>6}  {precision:>9.3f}  {recall:>6.3f}")
+        lines.append("held out, pooled: calibration (a calibrated confidence is near the precision of its band)")
+        lines.append(f"  {'confidence in':>13}  {'pairs':>6}  {'mean conf.':>10}  {'precision':>9}")
+        for (low, high), kept, mean, precision in calibration_table(held_runs):
+            band = f"[{low:.1f}, {high:.1f}{']' if high >= 1.0 else ')'}"
+            lines.append(f"  {band:>13}  {kept:>6}  {mean:>10.3f}  {precision:>9.3f}")
     return lines

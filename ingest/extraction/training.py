@@ -17,6 +17,7 @@ same file.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ class NothingToLearn(IngestError):
 
 
 _THRESHOLDS = tuple(t / 100 for t in range(10, 91, 2))
+#: Regularisation strengths the confidence model chooses from (smaller: closer to the base rate).
+_STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ def _finding_rows(data: TrainingSet) -> list[tuple[str, dict[str, float], bool]]
     return rows
 
 
-def _fit(rows: list[tuple[str, dict[str, float], bool]], what: str) -> Model:
+def _fit(rows: list[tuple[str, dict[str, float], bool]], what: str, strength: float = 1.0) -> Model:
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:  # pragma: no cover - a dependency of the package
@@ -88,7 +91,7 @@ def _fit(rows: list[tuple[str, dict[str, float], bool]], what: str) -> Model:
         raise NothingToLearn(f"the training corpora give no positive or no negative {what}: check the gold files")
     names = tuple(sorted({name for _, values, _ in rows for name in values}))
     matrix = [[values.get(name, 0.0) for name in names] for _, values, _ in rows]
-    fitted = LogisticRegression(C=1.0, solver="liblinear", random_state=SEED, max_iter=1000).fit(matrix, labels)
+    fitted = LogisticRegression(C=strength, solver="liblinear", random_state=SEED, max_iter=1000).fit(matrix, labels)
     return Model(names, tuple(float(w) for w in fitted.coef_[0]), float(fitted.intercept_[0]), 0.5)
 
 
@@ -98,8 +101,33 @@ def train_confidence(sets: Sequence[TrainingSet]) -> Model:
     Raises:
         IngestError: scikit-learn is missing, or the sets give no right or no wrong finding.
     """
-    model = _fit([row for data in sets for row in _finding_rows(data)], "finding")
-    return Model(model.features, model.weights, model.intercept, 0.5, tuple(sorted(d.topic for d in sets)))
+    per_topic = {data.topic: _finding_rows(data) for data in sets}
+    strength = _strength(per_topic)
+    model = _fit([row for rows in per_topic.values() for row in rows], "finding", strength)
+    return Model(model.features, model.weights, model.intercept, 0.5, tuple(sorted(per_topic)))
+
+
+def _strength(per_topic: dict[str, list[tuple[str, dict[str, float], bool]]]) -> float:
+    """The regularisation (scikit-learn's ``C``) whose model, trained on all topics but one,
+    predicts the left-out topic best (log loss, summed over the topics left out in turn): a
+    confidence must hold on topics it was not trained on. With one topic, the default."""
+    if len(per_topic) < 2:
+        return 1.0
+    best: tuple[float, float] | None = None
+    for strength in _STRENGTHS:
+        loss = 0.0
+        for topic, held in per_topic.items():
+            rest = [row for other, rows in per_topic.items() if other != topic for row in rows]
+            try:
+                model = _fit(rest, "finding", strength)
+            except NothingToLearn:
+                continue
+            for _, values, label in held:
+                p = min(max(model.probability(values), 1e-6), 1 - 1e-6)
+                loss -= math.log(p if label else 1 - p)
+        if best is None or loss < best[0]:
+            best = (loss, strength)
+    return best[1] if best else 1.0
 
 
 def train(sets: Sequence[TrainingSet]) -> Model:
