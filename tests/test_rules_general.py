@@ -321,3 +321,23 @@ def test_a_single_patient_whose_lesions_healed_responded_completely() -> None:
     )
     assert [r for _, _, r, _ in healed] == ["complete"]
     assert [r for _, _, r, _ in partly] != ["complete"]
+
+
+def test_a_treatment_declined_or_tapered_is_not_a_finding_of_its_own() -> None:
+    title = "Sodium thiosulfate for calcinosis cutis"
+    declined = rows(
+        "A 60-year-old woman with calcinosis cutis declined colchicine. Sodium thiosulfate was given and the "
+        "nodules shrank.",
+        title,
+    )
+    assert [d for d, _, _, _ in declined] == ["sodium thiosulfate"]
+    spared = rows(
+        "Twelve patients with calcinosis cutis received sodium thiosulfate. The nodules shrank, and the mean "
+        "doses of prednisone decreased by half.",
+        title,
+    )
+    assert [d for d, _, _, _ in spared] == ["sodium thiosulfate"]
+    given = rows(
+        "A woman had calcinosis cutis. She received high doses of diltiazem, and the nodules shrank.", "A case"
+    )
+    assert [d for d, _, _, _ in given] == ["diltiazem"]

@@ -63,12 +63,16 @@ _FEW_TOGETHER = 3
 _COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
 _POPULATION_AFTER = cue(
     r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?(?:-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)"
-    r"|-\s*(?:associated|induced|related|triggered|provoked))\b",  # "rituximab-associated PG": a cause
+    r"|-\s*(?:associated|induced|related|triggered|provoked|sparing)|\s+(?:doses?|dosages?|requirements?)\s+(?:was|were|decreas|reduc|fell|tapered))\b",
+    # "rituximab-associated PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
     re.I,
 )
 _POPULATION_BEFORE = cue(
     r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|converted\s+to"
-    r"|alternatives?\s+to|instead\s+of|other\s+than)\s+(?:[\w-]+\s+){0,3}$",
+    r"|alternatives?\s+to|instead\s+of|other\s+than|declined|refused|contraindicat\w*\s+(?:to|for)"
+    r"|(?:tapering|taper(?:ed)?|reduc\w+|decreas\w+|lower(?:ed|ing)?|withdrawal)\s+(?:\w+\s+){0,3}?(?:of|in|from)"
+    r"|(?:mean|median|daily|cumulative|total)\s+(?:doses?|dosages?)\s+of)"
+    r"\s+(?:[\w-]+\s+){0,3}$",  # "declined cyclophosphamide", "the doses of prednisone decreased": not given for it
     re.IGNORECASE,
 )
 _FIRST_PERSON = cue(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
