@@ -297,6 +297,7 @@ def test_a_list_given_in_a_case_is_one_combination_unless_it_failed() -> None:
         ("Intravenous prednisolone achieved an insufficient response.", "none"),
         ("After inconclusive conventional treatment, the drug reduced the ulcer size.", "improved"),
         ("The results of the treatment were inconclusive.", "unclear"),
+        ("Lung function did not differ between the two groups.", "none"),
     ],
 )
 def test_negation_and_doubt_read_in_their_scope(clause: str, expected: str) -> None:

@@ -122,7 +122,7 @@ NO_NEW = cue(
     _I,
 )
 NEGATED = cue(
-    rf"\b{_NEG_HEAD}\s+(?:\w+\s+){{0,3}}?(?:improv\w*|respon\w*|benefi\w*|success\w*|effect(?:ive)?\b|change|resol\w*|heal\w*|regress\w*|reduc\w*|decreas\w*|help\w*)"
+    rf"\b{_NEG_HEAD}\s+(?:\w+\s+){{0,3}}?(?:improv\w*|respon\w*|benefi\w*|success\w*|effect(?:ive)?\b|change|resol\w*|heal\w*|regress\w*|reduc\w*|decreas\w*|help\w*|differ\w*)"
     r"|\b(?:unresponsive|refractory|recalcitrant|resistant)\s+to\b|\bineffective\b|\bshould\s+not\s+be\s+used\b"
     r"|\bnot\s+recommended\b|\btreatment\s+failure\b|\brecurred\b|\bpoor\s+(?:progression|response)\b"
     r"|\bunsuccessful(?:ly)?\b|\bwithout\s+(?:any\s+)?success\b|\b(?:had|have|has)\s+failed\b"
