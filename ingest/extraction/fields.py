@@ -163,13 +163,11 @@ def adverse_events(sentences: list[Sentence]) -> list[Harm]:
         if section_family(sentence.section) not in {"results", "conclusions", ""}:
             continue
         text = sentence.text
-        if cues.not_harm.search(text) and not cues.no_harm.search(text):
-            continue
         if cues.no_harm.search(text):
             out.append(Harm(sentence, NONE_REPORTED))
             continue
         m = cues.harm.search(text)
-        if m is None:
+        if m is None or cues.not_harm.search(text):
             continue
         out.append(Harm(sentence, _clause_around(text, m.start(), m.end())))
     return out

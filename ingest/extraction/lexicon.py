@@ -400,8 +400,14 @@ class Lexicon:
         return f"{intervention_id}{ROUTE_SEPARATOR}{route}"
 
     def _has_inn_stem(self, word: str) -> bool:
-        """Whether ``word`` ends in an INN stem with at least four letters before it."""
-        return any(len(word) >= n + 4 and word[-n:] in stems for n, stems in self._stems_by_length.items())
+        """Whether ``word`` ends in an INN stem with at least four letters before it (memoised
+        per word: an abstract's words are mostly the words of the abstracts before it)."""
+        known = self._stem_words.get(word)
+        if known is None:
+            known = any(len(word) >= n + 4 and word[-n:] in stems for n, stems in self._stems_by_length.items())
+            if len(self._stem_words) < 200_000:
+                self._stem_words[word] = known
+        return known
 
     def _misspelled(self, word: str) -> tuple[Kind, str] | None:
         """The one drug name ``word`` is a misspelling of ("predonisolone"), or None.
@@ -477,15 +483,18 @@ class Lexicon:
         if definitions:
             exact_prefixes = exact_prefixes | {k[:n] for k in definitions for n in range(1, len(k) + 1)}
             exact_starts = exact_starts | {k[0] for k in definitions}
-        i, count, longest = 0, len(toks), self._longest
-        while i < count:
-            first = toks[i][_LOWER]
-            if (
-                first not in starts
-                and not (len(first) > 3 and first[-1] == "s" and first[:-1] in starts)
-                and toks[i][_TEXT] not in exact_starts
-            ):
-                i += 1  # no term starts with this word
+        count, longest = len(toks), self._longest
+        # The positions where some term can start, found in one pass (most words start none).
+        candidates = [
+            i
+            for i, (_, _, exact_word, first) in enumerate(toks)
+            if first in starts
+            or exact_word in exact_starts
+            or (len(first) > 3 and first[-1] == "s" and first[:-1] in starts)
+        ]
+        free = 0  # the first token not inside a mention found so far
+        for i in candidates:
+            if i < free:
                 continue
             best_end, hits, is_abbreviation = -1, None, False
             key: tuple[str, ...] = ()
@@ -517,7 +526,6 @@ class Lexicon:
                         elif exact in self._abbreviations and exact not in self._ambiguous:
                             best_end, hits, is_abbreviation = j, self._abbreviations[exact], True
             if best_end < 0:
-                i += 1
                 continue
             window = toks[i : best_end + 1]
             text = " ".join(t[_TEXT] for t in window)
@@ -529,7 +537,7 @@ class Lexicon:
             if len(window) > 1 and hits and all(kind == "condition" for kind, _ in hits):
                 # "SSc-ILD", "scleroderma lung disease" also name the disease context.
                 out.extend(m for m in self._scan(window[:-1], definitions, abbreviations=True) if m.kind == "context")
-            i = best_end + 1
+            free = best_end + 1
         return out
 
     def from_mesh(self, headings: Iterable[str]) -> list[tuple[Kind, str]]:

@@ -168,6 +168,13 @@ class _Article:
     main: list[_Group] = field(default_factory=list)
     main_from_title: bool = False
     routes: dict[str, str] = field(default_factory=dict)  # intervention id → the route the article states
+    counted: dict[int, int | None] = field(default_factory=dict)  # sentence index → _treated_here of it
+
+    def treated_in(self, sentence: Sentence) -> int | None:
+        """:func:`_treated_here` of one of the article's sentences, worked out once."""
+        if sentence.index not in self.counted:
+            self.counted[sentence.index] = _treated_here(sentence.text)
+        return self.counted[sentence.index]
 
 
 @register(NAME, VERSION)
@@ -794,7 +801,7 @@ def _counts(
         return n, n, 1.0
     denominator = cues.DENOMINATOR.search(text)
     stated = cues.number(denominator.group("n") or denominator.group("t")) if denominator else None
-    treated = stated or (_treated_with(doc, group) if group else None) or _treated_here(text) or doc.n_treated
+    treated = stated or (_treated_with(doc, group) if group else None) or doc.treated_in(sentence) or doc.n_treated
     if treated is None:
         eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
         treated = eq[-1] if eq and sentence.index > 0 else None
