@@ -67,6 +67,7 @@ __all__ = [
     "PubmedRecord",
     "Qualifier",
     "RefusedRecord",
+    "article_fields",
     "parse_pubmed_bytes",
     "parse_pubmed_xml",
     "to_article_record",
@@ -139,7 +140,12 @@ def parse_pubmed_bytes(data: bytes, *, source_name: str = "response") -> list[Pu
 
 
 def to_article_record(article: PubmedArticle) -> ArticleRecord:
-    """The knowledge base's article row for a parsed PubMed article.
+    """The knowledge base's article row for a parsed PubMed article (see :func:`article_fields`)."""
+    return ArticleRecord(**article_fields(article))
+
+
+def article_fields(article: PubmedArticle) -> dict[str, Any]:
+    """The fields of a parsed PubMed article's row in the KB (:class:`kb.models.ArticleRecord`).
 
     Authors become "Family Initials" (group authors as named); names PubMed flags as
     erroneous (``ValidYN="N"``) are left out, as PubMed itself does.
@@ -152,23 +158,23 @@ def to_article_record(article: PubmedArticle) -> ArticleRecord:
             authors.append(f"{a.last_name} {a.initials}" if a.initials else a.last_name)
         elif a.collective_name:
             authors.append(a.collective_name)
-    return ArticleRecord(
-        id=article.curie,
-        pmid=article.pmid,
-        doi=article.doi,
-        pmcid=article.pmcid,
-        title=article.title,
-        journal=article.journal,
-        year=article.pub_year,
-        authors=authors,
-        abstract=article.abstract,
-        language=article.languages[0] if article.languages else None,
-        publication_types=[name for _, name in article.publication_types],
-        mesh_terms=[m.descriptor for m in article.mesh_headings],
-        url=None,
-        retracted=article.is_retracted,
-        notices=notices(article),
-    )
+    return {
+        "id": article.curie,
+        "pmid": article.pmid,
+        "doi": article.doi,
+        "pmcid": article.pmcid,
+        "title": article.title,
+        "journal": article.journal,
+        "year": article.pub_year,
+        "authors": authors,
+        "abstract": article.abstract,
+        "language": article.languages[0] if article.languages else None,
+        "publication_types": [name for _, name in article.publication_types],
+        "mesh_terms": [m.descriptor for m in article.mesh_headings],
+        "url": None,
+        "retracted": article.is_retracted,
+        "notices": notices(article),
+    }
 
 
 #: CommentsCorrections types that are notices about the article itself (not comments on it).
