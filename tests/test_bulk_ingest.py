@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from test_fetch import KB, kb, rows
 
 from conftest import shared_path
 from fake_eutils import article_set, make_article
@@ -27,7 +28,6 @@ from ingest.relevance import RelevanceFilter
 from kb.errors import TopicError
 from kb.store import Store
 from kb.topic import load_topic
-from test_fetch import KB, kb, rows
 
 RELEVANT_ABSTRACT = (
     "Calcinosis cutis is a painful complication of systemic sclerosis. Twelve patients with "
@@ -83,8 +83,11 @@ def test_the_relevance_rule_admits_the_topics_records_and_no_other() -> None:
             "text:CUA",
         ),
         "MeSH descriptor": (
-            with_mesh_ui(make_article("40000004", title="A case", abstract="Deposits.", mesh=["Calcinosis"]),
-                         "Calcinosis", "D002114"),
+            with_mesh_ui(
+                make_article("40000004", title="A case", abstract="Deposits.", mesh=["Calcinosis"]),
+                "Calcinosis",
+                "D002114",
+            ),
             "mesh:D002114",
         ),
         "extra term of the rule": (
@@ -170,7 +173,9 @@ def test_relevant_articles_are_extracted_in_the_same_pass_with_their_provenance(
         ("pubmed:41000003", "calcinosis", "file", "pubmed99n0001.xml.gz", "text:calcinosis cutis"),
     ]
     assert rows(db, "SELECT COUNT(*) FROM article WHERE id = 'pubmed:41000002'") == [(0,)]
-    found = rows(db, "SELECT article_id, intervention_id, n_treated, n_responded FROM finding WHERE origin = 'extracted'")
+    found = rows(
+        db, "SELECT article_id, intervention_id, n_treated, n_responded FROM finding WHERE origin = 'extracted'"
+    )
     assert ("pubmed:41000001", "sodium-thiosulfate--intralesional", 12, 8) in found or any(
         f[0] == "pubmed:41000001" and f[1].startswith("sodium-thiosulfate") for f in found
     ), found
@@ -307,15 +312,22 @@ def test_an_unreachable_scheduler_and_bad_workers_fail_in_one_line(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_a_sigkill_anywhere_then_a_rerun_gives_the_kb_of_one_clean_run(db_url: str, tmp_path: Path) -> None:
+def test_a_sigkill_anywhere_then_a_rerun_gives_the_kb_of_one_clean_run(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     paths = [str(p) for p in bulk_files(tmp_path / "files", files=4, per_file=1500)]
     args = ["ingest", *paths, "--topic", "calcinosis"]
-    clean = f"sqlite:///{tmp_path}/clean.sqlite"
+    sqlite = db_url.startswith("sqlite")
+    clean = (
+        f"sqlite:///{tmp_path}/clean.sqlite" if sqlite else request.getfixturevalue("postgres_server").new_database()
+    )
     kb(*args, "--db", clean, cwd=tmp_path)
     env = {**os.environ, "KB_DATABASE_URL": db_url}
     kills = 0
     for delay in (0.5, 1.5, 2.5, 3.5, 4.5, 5.5):
-        process = subprocess.Popen([str(KB), *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [str(KB), *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(delay)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
@@ -324,5 +336,9 @@ def test_a_sigkill_anywhere_then_a_rerun_gives_the_kb_of_one_clean_run(db_url: s
     assert kills >= 3  # the run was killed at several points, not only before it started
     kb(*args, "--db", db_url, cwd=tmp_path)
     assert content(db_url) == content(clean)
-    with Store.open(db_url).engine.connect() as connection:
-        assert connection.execute(text("SELECT COUNT(*) FROM article")).scalar() == len(content(clean)["article"])
+    store = Store.open(db_url)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SELECT COUNT(*) FROM article")).scalar() == len(content(clean)["article"])
+    finally:
+        store.close()
