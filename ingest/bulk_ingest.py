@@ -53,7 +53,9 @@ class FileReport:
     findings: int = 0
     deleted: int = 0
     refused: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # seconds from its start to its end (processing and storing)
+    processing: float = 0.0  # seconds its per-file work took (parse, filter, extract), in its worker
+    storing: float = 0.0  # seconds the writer spent storing it
     kept_despite_deletion: list[str] = field(default_factory=list)
 
 
@@ -301,6 +303,7 @@ class _Writer:
         self.report = report
         self.progress = progress
         self.stored: dict[str, BulkChanges] = {}
+        self.storing: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.failed_series: dict[str, str] = {}
 
@@ -321,6 +324,7 @@ class _Writer:
             self.progress.started(planned.name, planned.size)
 
     def chunk(self, planned: PlannedFile, chunk: Chunk) -> None:
+        began = time.perf_counter()
         changes = save_bulk(self.store, chunk.rows, fill_only=planned.fill_only)
         for found in chunk.findings:
             if found.vocabulary is not None:
@@ -330,6 +334,7 @@ class _Writer:
             self.store.clear_missing(r[0] for r in chunk.rows.articles)
         self.stored.setdefault(planned.name, BulkChanges())
         self.stored[planned.name] += changes
+        self.storing[planned.name] = self.storing.get(planned.name, 0.0) + time.perf_counter() - began
         self.report.changes += changes
         if self.progress is not None:
             self.progress.advanced(planned.name, len(chunk.rows.articles))
@@ -338,6 +343,7 @@ class _Writer:
         if result.spool is not None or result.chunks:
             for chunk in result.stored_chunks():
                 self.chunk(planned, chunk)
+        began = time.perf_counter()
         changes = self.stored.pop(planned.name, BulkChanges())
         file_report = FileReport(
             planned.name,
@@ -366,7 +372,12 @@ class _Writer:
                 )
             for topic in planned.topics:
                 save_applied_file(self.store, _ledger_row(planned, topic, result, file_report))
-        file_report.elapsed = time.perf_counter() - self.started.pop(planned.name, time.perf_counter())
+        now = time.perf_counter()
+        file_report.elapsed = now - self.started.pop(planned.name, now)
+        # In this process (one worker) the chunks were stored while the file was read.
+        inline = result.spool is None and not result.chunks
+        file_report.processing = result.elapsed - (self.storing.get(planned.name, 0.0) if inline else 0.0)
+        file_report.storing = self.storing.pop(planned.name, 0.0) + now - began
         self.report.files.append(file_report)
         if self.progress is not None:
             self.progress.finished(file_report, planned.size)
