@@ -74,8 +74,13 @@ def _templates() -> list[bytes]:
             pmid = _PMID.search(xml)
             if pmid is None:
                 continue
-            xml = _PMID.sub(lambda m: m[1] + b"{pmid}" + m[3] if m[2] == pmid[2] else m[0], xml, count=1)
-            xml = _ARTICLE_ID.sub(lambda m: m[1] + b"{pmid}" + m[3] if m[2] == pmid[2] else m[0], xml)
+            own = pmid[2]
+
+            def marked(m: re.Match[bytes], own: bytes = own) -> bytes:
+                return m[1] + b"{pmid}" + m[3] if m[2] == own else m[0]
+
+            xml = _PMID.sub(marked, xml, count=1)
+            xml = _ARTICLE_ID.sub(marked, xml)
             out.append(xml)
     return out
 
