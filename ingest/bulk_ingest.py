@@ -23,16 +23,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Protocol
 
-from ingest.bulk_work import Chunk, FileResult, FileTask, process_file, run_file
+from ingest.bulk_work import Chunk, FileResult, FileTask, prepare_topics, process_file, run_file
 from ingest.errors import IngestError
 from ingest.extractors import DEFAULT_EXTRACTOR
 from ingest.pipeline import sync_pack
 from kb.bulk import BulkChanges, applied_files, has_missing, save_applied_file, save_bulk
-from kb.models import AppliedFile, MissingRecord
+from kb.models import AppliedFile, FindingRecord, MissingRecord
 from kb.store import Store
 from kb.topic import TopicPack
 
@@ -260,7 +261,7 @@ def _results(
     spool = tempfile.mkdtemp(prefix="kb-ingest-")
     try:
         spooled = [FileTask(t.path, t.name, t.topics, t.extractor, spool_dir=spool) for t in tasks]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(tasks)) as pool:
             for planned in plan[:workers]:
                 writer.start(planned)
             for n, result in enumerate(pool.map(process_file, spooled)):
@@ -269,6 +270,21 @@ def _results(
                 yield None if writer.blocked(plan[n]) else result
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+
+
+def _pool_context(tasks: list[FileTask]) -> BaseContext:
+    """Forked workers, where the platform forks, that inherit the topics' prepared lexicons.
+
+    Loading a topic's lexicon (the drug dictionary, the general tables) took several seconds
+    per worker when each spawned worker loaded its own; it is loaded once here instead. The
+    workers touch nothing the parent holds open (the KB, the console): they parse files and
+    write their spool files.
+    """
+    if "fork" not in get_all_start_methods():
+        return get_context("spawn")
+    for task in tasks[:1]:
+        prepare_topics(task)
+    return get_context("fork")
 
 
 def _on_dask(
@@ -326,10 +342,17 @@ class _Writer:
     def chunk(self, planned: PlannedFile, chunk: Chunk) -> None:
         began = time.perf_counter()
         changes = save_bulk(self.store, chunk.rows, fill_only=planned.fill_only)
+        # One replacement per extractor over every topic's findings: replacing topic by topic
+        # would let the second topic's findings of an article remove the first's.
+        merged: dict[tuple[str, str], dict[str, list[FindingRecord]]] = {}
         for found in chunk.findings:
             if found.vocabulary is not None:
                 self.store.save_vocabulary(found.vocabulary)
-            self.store.replace_extracted_findings_of(found.per_article, found.extractor, found.version)
+            per_article = merged.setdefault((found.extractor, found.version), {})
+            for article_id, records in found.per_article.items():
+                per_article.setdefault(article_id, []).extend(records)
+        for (extractor, version), per_article in merged.items():
+            self.store.replace_extracted_findings_of(per_article, extractor, version)
         if has_missing(self.store):
             self.store.clear_missing(r[0] for r in chunk.rows.articles)
         self.stored.setdefault(planned.name, BulkChanges())

@@ -215,6 +215,13 @@ def _finish(chunk: Chunk, extractions: list[tuple[RelevanceFilter, TopicExtracti
     return chunk
 
 
+def prepare_topics(task: FileTask) -> None:
+    """Load the task's topics and their lexicons now (cached for this process and its forks)."""
+    for topic in task.topics:
+        _, pack = _prepared(topic, task.extractor)
+        TopicExtraction.prepare(pack, task.extractor)
+
+
 @lru_cache(maxsize=16)
 def _prepared(topic: str, extractor: str) -> tuple[RelevanceFilter, TopicPack]:
     """A topic's relevance filter and pack, loaded once per worker process."""

@@ -20,7 +20,7 @@ from kb.vocabulary import normalise_term
 
 @dataclass(frozen=True, slots=True)
 class _Phrase:
-    key: str  # what is looked for as a substring (lower-cased, unless case matters)
+    key: str  # the phrase's longest word, looked for as a substring (lower-cased, unless case matters)
     pattern: re.Pattern[str]  # the phrase as whole words
     label: str  # how it is reported: "text:calcinosis"
 
@@ -72,5 +72,6 @@ def _phrases(terms: list[str], *, case_sensitive: bool) -> tuple[_Phrase, ...]:
             continue
         words = r"\s+".join(re.escape(w) for w in folded.split(" "))
         pattern = re.compile(rf"(?<!\w){words}(?!\w)")
-        seen[folded] = _Phrase(folded.split(" ")[0], pattern, f"text:{folded}")
+        # The longest word is the rarest: the substring test lets fewer texts through to the regex.
+        seen[folded] = _Phrase(max(folded.split(" "), key=len), pattern, f"text:{folded}")
     return tuple(sorted(seen.values(), key=lambda p: (-len(p.label), p.label)))

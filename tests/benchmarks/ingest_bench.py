@@ -24,7 +24,6 @@ Run with ``python tests/benchmarks/run.py ingest``.
 from __future__ import annotations
 
 import gzip
-import io
 import re
 import subprocess
 import sys
@@ -107,26 +106,11 @@ def write_files(folder: Path, files: int, per_file: int, first_pmid: int = 60_00
 
 
 def _bare_records(path: Path) -> Iterator[tuple[str | None, str | None, str, list[str | None]]]:
-    """A bare, streaming lxml pass over a gzip file: PMID, title, abstract and MeSH names."""
-    from lxml import etree
+    """The bare lxml pass of ``parse_bench`` (PMID, title, abstract, MeSH), streaming a gzip file."""
+    from parse_bench import _bare_records as bare
 
     with gzip.open(path) as f:
-        events = etree.iterparse(
-            io.BufferedReader(f), events=("end",), tag="PubmedArticle", resolve_entities=False, no_network=True
-        )
-        for _, elem in events:
-            pmid = elem.findtext("MedlineCitation/PMID")
-            title_el = elem.find("MedlineCitation/Article/ArticleTitle")
-            title = "".join(title_el.itertext()) if title_el is not None else None
-            abstract = " ".join(
-                "".join(a.itertext()) for a in elem.iterfind("MedlineCitation/Article/Abstract/AbstractText")
-            )
-            mesh = [d.text for d in elem.iterfind("MedlineCitation/MeshHeadingList/MeshHeading/DescriptorName")]
-            elem.clear()
-            parent = elem.getparent()
-            while elem.getprevious() is not None:
-                del parent[0]
-            yield pmid, title, abstract, mesh
+        yield from bare(f)
 
 
 def _timed_kb(*args: str) -> float:
