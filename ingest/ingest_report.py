@@ -9,6 +9,7 @@ has finished it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -33,9 +34,12 @@ class IngestProgress:
             console=console,
             transient=True,
         )
-        self.overall: TaskID | None = None
-        self.files: dict[str, TaskID] = {}
+        self.overall = TaskID(0)
+        self.files: dict[str, tuple[TaskID, float]] = {}  # file -> (its bar, when it started)
+        self.counts: dict[str, int] = {}
+        self.total = 0  # bytes of the files started or decided so far
         self.records = 0
+        self.began = time.perf_counter()
 
     def __enter__(self) -> IngestProgress:
         if self.enabled:
@@ -52,34 +56,37 @@ class IngestProgress:
     def started(self, name: str, size: int) -> None:
         if not self.enabled or name in self.files:
             return
-        self.files[name] = self.progress.add_task(name, total=None, records=0, rate="")
-        overall = self.progress.tasks[self.overall or 0]
-        self.progress.update(self.overall or TaskID(0), total=(overall.total or 0) + size)
+        self.files[name] = (self.progress.add_task(name, total=None, records=0, rate=""), time.perf_counter())
+        self.counts[name] = 0
+        self.total += size
+        self.progress.update(self.overall, total=self.total)
 
     def advanced(self, name: str, records: int) -> None:
+        self.records += records
         if not self.enabled:
             return
-        task = self.files.get(name)
-        if task is not None:
-            done = self.progress.tasks[task].fields["records"] + records
-            elapsed = self.progress.tasks[task].elapsed or 0
-            self.progress.update(task, records=done, rate=f"{done / elapsed:,.0f}" if elapsed else "")
-        self.records += records
-        elapsed = self.progress.tasks[self.overall or 0].elapsed or 0
-        rate = f"{self.records / elapsed:,.0f}" if elapsed else ""
-        self.progress.update(self.overall or TaskID(0), records=self.records, rate=rate)
+        now = time.perf_counter()
+        if name in self.files:
+            task, began = self.files[name]
+            self.counts[name] += records
+            self.progress.update(task, records=self.counts[name], rate=_rate(self.counts[name], now - began))
+        self.progress.update(self.overall, records=self.records, rate=_rate(self.records, now - self.began))
 
     def finished(self, report: FileReport, size: int) -> None:
         if not self.enabled:
             return
-        task = self.files.pop(report.name, None)
-        if task is not None:
-            self.progress.remove_task(task)
+        if name_task := self.files.pop(report.name, None):
+            self.progress.remove_task(name_task[0])
+            self.counts.pop(report.name, None)
         else:
-            overall = self.progress.tasks[self.overall or 0]
-            self.progress.update(self.overall or TaskID(0), total=(overall.total or 0) + size)
-        self.progress.advance(self.overall or TaskID(0), size)
+            self.total += size
+            self.progress.update(self.overall, total=self.total)
+        self.progress.advance(self.overall, size)
         self.progress.console.print(Text.assemble((report.name, "bold"), f" {report.status}"), highlight=False)
+
+
+def _rate(records: int, seconds: float) -> str:
+    return f"{records / seconds:,.0f}" if seconds > 0 else ""
 
 
 def report_lines(report: BulkReport) -> Iterator[str]:

@@ -342,3 +342,33 @@ def test_a_sigkill_anywhere_then_a_rerun_gives_the_kb_of_one_clean_run(
             assert connection.execute(text("SELECT COUNT(*) FROM article")).scalar() == len(content(clean)["article"])
     finally:
         store.close()
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+
+def test_progress_draws_a_bar_per_file_and_overall_on_a_terminal_only(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from ingest.bulk_ingest import ingest_bulk
+    from ingest.ingest_report import IngestProgress
+
+    paths = bulk_files(tmp_path / "files", files=2, per_file=20)
+    out = io.StringIO()
+    terminal = Console(file=out, force_terminal=True, width=120, markup=False)
+    store = Store.open(f"sqlite:///{tmp_path}/kb.sqlite")
+    try:
+        with IngestProgress(terminal) as progress:
+            report = ingest_bulk(store, paths, progress=progress)
+            assert progress.records == 40
+        with IngestProgress(Console(file=io.StringIO(), force_terminal=False)) as quiet:
+            again = ingest_bulk(store, paths, progress=quiet)
+    finally:
+        store.close()
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # without the terminal's escape codes
+    assert "pubmed99n0001.xml.gz applied" in drawn and "pubmed99n0002.xml.gz applied" in drawn
+    assert "records" in drawn and "rec/s" in drawn and "all files" in drawn
+    assert [f.status for f in report.files] == ["applied", "applied"]
+    assert [f.status for f in again.files] == ["skipped", "skipped"] and not quiet.files
