@@ -22,12 +22,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import ParseError
 from ingest.extraction.text import ArticleText
 from ingest.extractors import DEFAULT_EXTRACTOR
 from ingest.pipeline import TopicExtraction
-from ingest.pubmed import DeletedCitations, PubmedArticle, RefusedRecord, article_fields, parse_pubmed_xml
+from ingest.pubmed import (
+    DeletedCitations,
+    PubmedArticle,
+    RefusedRecord,
+    SkippedRecord,
+    article_fields,
+    parse_pubmed_xml,
+)
 from ingest.relevance import RelevanceFilter
 from kb.bulk import ARTICLE_COLUMNS, BulkRows
 from kb.models import FindingRecord
@@ -130,9 +138,11 @@ def run_file(task: FileTask, emit: Callable[[Chunk], None]) -> FileResult:
     chunk = Chunk()
     pending = 0
     try:
-        for record in parse_pubmed_xml(task.path, source_name=task.path):
+        for record in parse_pubmed_xml(task.path, source_name=task.path, select=_select(extractions)):
             result.records += 1
-            if isinstance(record, PubmedArticle):
+            if isinstance(record, SkippedRecord):  # no topic's rule could admit it: never built
+                result.articles += 1
+            elif isinstance(record, PubmedArticle):
                 result.articles += 1
                 pending += _keep(record, task.name, extractions, chunk, result)
             elif isinstance(record, DeletedCitations):
@@ -148,6 +158,14 @@ def run_file(task: FileTask, emit: Callable[[Chunk], None]) -> FileResult:
         emit(_finish(chunk, extractions))
     result.elapsed = time.perf_counter() - started
     return result
+
+
+def _select(extractions: list[tuple[RelevanceFilter, TopicExtraction]]) -> Callable[[Any], bool] | None:
+    """The parser's pre-filter for a topic run: an article no topic's rule could admit is not built."""
+    if not extractions:
+        return None
+    filters = [f for f, _ in extractions]
+    return lambda elem: any(f.may_match(elem) for f in filters)
 
 
 def _keep(

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ingest.pubmed_records import PubmedArticle
+from ingest.pubmed_text import mixed_text
 from kb.topic import TopicPack
 from kb.vocabulary import normalise_term
 
@@ -61,6 +63,33 @@ class RelevanceFilter:
             if phrase.key in text and phrase.pattern.search(text):
                 return phrase.label
         return None
+
+    def may_match(self, elem: Any) -> bool:
+        """Whether :meth:`match` could admit the ``PubmedArticle`` element, before it is built.
+
+        A superset of :meth:`match`: a descriptor UI of the rule among its headings, or a
+        phrase's key word in its title, abstract texts or their labels (the text the built
+        record's title and abstract are made of, with the same markup rules).
+        """
+        for descriptor in elem.iterfind(_DESCRIPTORS):
+            if descriptor.get("UI") in self._mesh:
+                return True
+        parts = [_raw(t) for t in elem.iterfind(_TITLE)]
+        for section in elem.iterfind(_SECTIONS):
+            parts.append(section.get("Label") or "")
+            parts.append(_raw(section))
+        text = "\n".join(parts)
+        lowered = text.lower()
+        return any(p.key in lowered for p in self._phrases) or any(p.key in text for p in self._sensitive)
+
+
+_DESCRIPTORS = "MedlineCitation/MeshHeadingList/MeshHeading/DescriptorName"
+_TITLE = "MedlineCitation/Article/ArticleTitle"
+_SECTIONS = "MedlineCitation/Article/Abstract/AbstractText"
+
+
+def _raw(el: Any) -> str:
+    return (mixed_text(el) if len(el) else el.text) or ""
 
 
 def _phrases(terms: list[str], *, case_sensitive: bool) -> tuple[_Phrase, ...]:

@@ -23,7 +23,7 @@ from test_fetch import KB, kb, rows
 
 from conftest import shared_path
 from fake_eutils import article_set, make_article
-from ingest.pubmed import PubmedArticle, parse_pubmed_bytes
+from ingest.pubmed import PubmedArticle, SkippedRecord, parse_pubmed_bytes, parse_pubmed_xml
 from ingest.relevance import RelevanceFilter
 from kb.errors import TopicError
 from kb.store import Store
@@ -101,6 +101,9 @@ def test_the_relevance_rule_admits_the_topics_records_and_no_other() -> None:
     }
     for why, (xml, label) in admitted.items():
         assert rule.match(parsed(xml)) == label, why
+        # The parser's pre-filter lets it through to be built (it never drops what the rule admits).
+        (built,) = parse_pubmed_xml(article_set([xml]), select=rule.may_match)
+        assert isinstance(built, PubmedArticle), why
     refused = {
         "unrelated": irrelevant("40000011"),
         "a longer word": make_article("40000012", title="Microcalcinosisform lesions", abstract="None."),
@@ -115,6 +118,33 @@ def test_the_relevance_rule_admits_the_topics_records_and_no_other() -> None:
     }
     for why, xml in refused.items():
         assert rule.match(parsed(xml)) is None, why
+
+
+def test_the_pre_filter_skips_records_unbuilt_and_keeps_every_one_the_rule_admits() -> None:
+    folder = shared_path("fixtures", "pubmed-bulk")
+    synthetic = article_set(
+        [
+            relevant("40000021"),
+            irrelevant("40000022"),
+            with_mesh_ui(
+                make_article("40000023", title="A case", abstract="Deposits.", mesh=["Calcinosis"]),
+                "Calcinosis",
+                "D002114",
+            ),
+        ]
+    )
+    sources: list[bytes] = [synthetic, *(gzip.decompress(p.read_bytes()) for p in sorted(folder.glob("*.xml.gz")))]
+    skipped = 0
+    for topic in ("calcinosis", "ssc-ild", "pyoderma-gangrenosum"):
+        rule = RelevanceFilter(load_topic(topic))
+        for data in sources:
+            every = [r for r in parse_pubmed_xml(data) if isinstance(r, PubmedArticle)]
+            filtered = list(parse_pubmed_xml(data, select=rule.may_match))
+            assert len(filtered) == len(list(parse_pubmed_xml(data)))  # one record out per record in
+            skipped += sum(isinstance(r, SkippedRecord) for r in filtered)
+            admitted = {r.pmid for r in every if rule.match(r)}
+            assert {r.pmid for r in filtered if isinstance(r, PubmedArticle) and rule.match(r)} == admitted
+    assert skipped > 1000  # most records are never built
 
 
 def test_a_pack_with_a_bad_rule_is_refused_in_one_line(tmp_path: Path) -> None:
