@@ -404,36 +404,64 @@ def ingest_command(
             "a folder's *.xml and *.xml.gz files are read in name order."
         ),
     ],
-    topic: TopicOption = "calcinosis",
+    topics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic",
+            help="Keep the articles relevant to this topic (bundled name or pack folder) and extract their "
+            "findings; repeat for several topics in one pass. Without it, every article is stored, for no topic.",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for the per-file work (one writer).")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Run the per-file work on this Dask scheduler (tcp://HOST:PORT).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply files already applied, or older than the newest applied.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Load PubMed XML files into the KB, applying their DeleteCitation entries.
+    """Load PubMed baseline and update files into the KB, in order, applying their DeleteCitation entries.
 
-    A file that fails part-way is reported with what was stored from it, and the next file
-    is read; the command then exits 1. Re-running is safe: records are upserted.
+    A file already applied (same name and checksum, same topic) is skipped; a numbered file
+    older than the newest one applied is refused. A file that fails part-way is reported with
+    what was stored from it, and the next file is read; the command then exits 1. Re-running
+    is safe: records are upserted.
     """
-    from ingest.fetch import ingest_files
+    from ingest.bulk_ingest import ingest_bulk
+    from ingest.ingest_report import IngestProgress, report_lines
     from kb.store import Store
+    from kb.topic import load_topic
 
     try:
         paths = _xml_files(files)
     except FileNotFoundError as exc:
         raise _fail(exc) from exc
     try:
+        packs = [load_topic(t) for t in dict.fromkeys(topics or [])]
         store = Store.open(db)
         _opened(store)
-        report = ingest_files(store, paths, _topic_id(topic))
-        store.refresh_summary()
+        with IngestProgress(err) as progress:
+            report = ingest_bulk(
+                store, paths, packs, workers=workers, scheduler=scheduler, force=force, progress=progress
+            )
         store.close()
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
-    for line in report.lines():
+    for line in report_lines(report):
         console.print(line, highlight=False)
-    for message in report.failed_files.values():
-        err.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
-    if report.failed_files:
-        failed = ", ".join(report.failed_files)
-        raise _fail(IngestError(f"{len(report.failed_files)} of {len(paths)} files failed part-way: {failed}"))
+    bad = report.failed
+    for f in bad:
+        err.print(Text.assemble(("error:", "bold red"), f" {f.name}: {f.why}"), highlight=False)
+    if bad:
+        failed = ", ".join(f.name for f in bad)
+        raise _fail(IngestError(f"{len(bad)} of {len(paths)} files failed part-way or were refused: {failed}"))
+
+
+def _topic_id(topic: str) -> str:
+    from kb.topic import load_topic
+
+    return load_topic(topic).id
 
 
 def _xml_files(given: list[Path]) -> list[Path]:
@@ -457,12 +485,6 @@ def _xml_files(given: list[Path]) -> list[Path]:
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")
     return paths
-
-
-def _topic_id(topic: str) -> str:
-    from kb.topic import load_topic
-
-    return load_topic(topic).id
 
 
 @app.command()

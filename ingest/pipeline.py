@@ -18,7 +18,7 @@ from ingest.extraction.corpus import Labeller
 from ingest.extraction.lexicon import Lexicon, topic_lexicon
 from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText
-from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, get
+from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, Extractor, get
 from kb.models import Article, ArticleSource, FindingRecord
 from kb.store import Changes, Store
 from kb.topic import TopicPack
@@ -104,29 +104,68 @@ def extract_findings(
         IngestError: no extractor has that name.
         StoreError: the database rejects a write.
     """
-    extractor = get(extractor_name)
-    lexicon = topic_lexicon(pack)
-    labeller = Labeller(pack, lexicon)
+    extraction = TopicExtraction.prepare(pack, extractor_name)
     rows = _articles_to_extract(store, pack.id, article_ids)
     per_article: dict[str, list[FindingRecord]] = {}
-    new_combinations: dict[str, InterventionSpec] = {}
-    used: set[str] = set()
     for article_id, title, abstract, publication_types, mesh in rows:
         article = ArticleText(
             article_id, title or "", abstract or "", tuple(publication_types or ()), tuple(mesh or ())
         )
-        records = []
-        for extraction in extractor(article, lexicon):
-            used.update(extraction.interventions)
-            intervention = _intervention_id(extraction, labeller, new_combinations)
-            records.append(_record(article, extraction, intervention, pack, extractor.name, extractor.version))
-        per_article[article_id] = records
+        per_article[article_id] = extraction.findings(article)
     changes = Changes()
-    needed = _vocabulary_for(lexicon, pack, used, new_combinations.values())
+    needed = extraction.vocabulary_needed()
     if needed is not None:
         changes += store.save_vocabulary(needed)
-    changes += store.replace_extracted_findings_of(per_article, extractor.name, extractor.version)
+    changes += store.replace_extracted_findings_of(per_article, extraction.name, extraction.version)
     return changes
+
+
+@dataclass(slots=True)
+class TopicExtraction:
+    """One extractor prepared for one topic: findings from articles, with no I/O.
+
+    It remembers the interventions its findings used and the combinations it had to name,
+    so that :meth:`vocabulary_needed` gives the entries to save before the findings.
+    """
+
+    pack: TopicPack
+    extractor: Extractor
+    lexicon: Lexicon
+    labeller: Labeller
+    used: set[str] = field(default_factory=set)
+    combinations: dict[str, InterventionSpec] = field(default_factory=dict)
+
+    @classmethod
+    def prepare(cls, pack: TopicPack, extractor_name: str = DEFAULT_EXTRACTOR) -> TopicExtraction:
+        """The extractor ``extractor_name`` with the topic's lexicon.
+
+        Raises:
+            IngestError: no extractor has that name.
+        """
+        extractor = get(extractor_name)
+        lexicon = topic_lexicon(pack)
+        return cls(pack, extractor, lexicon, Labeller(pack, lexicon))
+
+    @property
+    def name(self) -> str:
+        return self.extractor.name
+
+    @property
+    def version(self) -> str:
+        return self.extractor.version
+
+    def findings(self, article: ArticleText) -> list[FindingRecord]:
+        """The findings the extractor makes from one article, as records to store."""
+        records = []
+        for extraction in self.extractor(article, self.lexicon):
+            self.used.update(extraction.interventions)
+            intervention = _intervention_id(extraction, self.labeller, self.combinations)
+            records.append(_record(article, extraction, intervention, self.pack, self.name, self.version))
+        return records
+
+    def vocabulary_needed(self) -> Vocabulary | None:
+        """What the findings made so far need that the pack does not hold (None: nothing)."""
+        return _vocabulary_for(self.lexicon, self.pack, self.used, self.combinations.values())
 
 
 def _vocabulary_for(

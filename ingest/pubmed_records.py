@@ -150,8 +150,19 @@ class RefusedRecord:
         return f"{self.source}: record {self.index}{where} refused: {self.reason}"
 
 
-#: What the parser yields.
-PubmedRecord = PubmedArticle | DeletedCitations | RefusedRecord
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    """An article the caller's ``select`` ruled out before it was built (``parse_pubmed_xml(select=…)``).
+
+    Nothing of it was read beyond what ``select`` looked at: not even its identifiers were checked.
+    """
+
+    source: str  # the document's name
+    index: int  # the record's position in the document, from 1
+
+
+#: What the parser yields (a SkippedRecord only when the caller gives ``select``).
+PubmedRecord = PubmedArticle | DeletedCitations | RefusedRecord | SkippedRecord
 
 
 def _positional_constructor(cls: type[_T]) -> Callable[..., _T]:

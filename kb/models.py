@@ -195,6 +195,11 @@ class ArticleSource(SQLModel, table=True):
     )
     depth: int = Field(default=0, description="Citation hops from a seed or query result.")
     first_seen: datetime | None = Field(default=None, description="When this route was first recorded (UTC).")
+    rule: str | None = Field(
+        default=None,
+        description="For a file read for a topic: the part of the topic's relevance rule that admitted the "
+        "article, e.g. mesh:D002114 or text:calcinosis.",
+    )
 
 
 class Citation(SQLModel, table=True):
@@ -444,3 +449,30 @@ class RefreshLock(SQLModel, table=True):
     pid: int = Field(description="Process id of the holder on that host.")
     acquired_at: datetime = Field(description="When the holder took the lock (UTC).")
     heartbeat_at: datetime = Field(description="When the holder last said it is alive (UTC).")
+
+
+# -- PubMed bulk files ---------------------------------------------------------------------
+
+
+class AppliedFile(SQLModel, table=True):
+    """A PubMed baseline or update file ``kb ingest`` has applied, for one topic (or none).
+
+    A rerun skips a file already applied for the same topic with the same checksum; update
+    files are applied in the order of their numbers (``pubmed26n1335`` after ``pubmed26n1334``).
+    """
+
+    __tablename__ = "applied_file"
+
+    name: str = Field(primary_key=True, description="The file's name, e.g. pubmed26n1335.xml.gz.")
+    topic_id: str = Field(primary_key=True, description="The topic it was read for ('' for none).")
+    series: str = Field(default="", index=True, description="NCBI's series of the name, e.g. pubmed26; '' if none.")
+    number: int | None = Field(default=None, description="The file's number in its series, e.g. 1335.")
+    sha256: str = Field(description="SHA-256 of the file's bytes as applied.")
+    size: int = Field(description="The file's size in bytes.")
+    records: int = Field(default=0, description="Records read (articles and deletions).")
+    relevant: int = Field(default=0, description="Articles relevant to the topic (every article with no topic).")
+    stored: int = Field(default=0, description="Articles added or changed in the KB.")
+    findings: int = Field(default=0, description="Findings extracted from its relevant articles.")
+    deleted: int = Field(default=0, description="Articles its DeleteCitation entries removed.")
+    refused: int = Field(default=0, description="Records refused (an identifier not of its shape).")
+    applied_at: datetime | None = Field(default=None, description="When it was applied (UTC).")

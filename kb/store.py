@@ -577,7 +577,9 @@ _CHANGED = "kb_changed"
 
 # Tables that record how the KB is kept, not what it holds: writing them does not move the
 # revision (a refresh run's own record would otherwise make every summary stale at once).
-_BOOKKEEPING = frozenset({"kb_state", "evidence_summary", "refresh_run", "refresh_watermark", "refresh_lock"})
+_BOOKKEEPING = frozenset(
+    {"kb_state", "evidence_summary", "refresh_run", "refresh_watermark", "refresh_lock", "applied_file"}
+)
 
 
 def _holds_content(row: object) -> bool:

@@ -116,6 +116,48 @@ def _shared_broader(narrow: list[str], lineage: Callable[[str], list[str]]) -> s
     return next((a for a in lineage(narrow[0])[1:] if all(a in o for o in others)), None)
 
 
+class RelevanceRule(BaseModel):
+    """Which records of PubMed's bulk files belong to the topic (``kb ingest --topic``).
+
+    A record is relevant when its title or abstract names one of the topic's conditions (a
+    name or synonym, case-insensitively, as whole words; an abbreviation, case-sensitively;
+    ambiguous abbreviations never count), when one of its MeSH headings is a condition's
+    descriptor or one listed here, or when its title or abstract names one of ``terms``.
+    It is applied locally, record by record, before extraction: the saved E-utilities
+    queries cannot run on a file (no MeSH explosion, no field tags), so the rule stands for
+    them and is written to admit at least what they find.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    conditions: bool = Field(
+        default=True,
+        description="Match the vocabulary's conditions: their names, synonyms and abbreviations in the title "
+        "or abstract, their MeSH descriptors in the headings.",
+    )
+    terms: tuple[str, ...] = Field(
+        default=(), description="More words or phrases, matched case-insensitively as whole words in title or abstract."
+    )
+    mesh: tuple[str, ...] = Field(
+        default=(), description="More MeSH descriptor UIs (D + 6 digits) to match in the headings."
+    )
+
+    @field_validator("mesh")
+    @classmethod
+    def _mesh_uis(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not (len(v) == 7 and v[0] == "D" and v[1:].isdigit())]
+        if bad:
+            raise ValueError(f"not MeSH descriptor UIs (D followed by 6 digits): {', '.join(bad)}")
+        return value
+
+    @field_validator("terms")
+    @classmethod
+    def _terms_not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not t.strip() for t in value):
+            raise ValueError("a term is empty")
+        return value
+
+
 class TopicSpec(BaseModel):
     """The contents of ``topic.yaml``."""
 
@@ -133,6 +175,10 @@ class TopicSpec(BaseModel):
         default_factory=dict,
         description="Labels of condition and context in exported records; by default the condition's "
         "name, followed by the context's name in parentheses when there is one.",
+    )
+    relevance: RelevanceRule = Field(
+        default_factory=RelevanceRule,
+        description="Which records of PubMed's bulk files are the topic's (kb ingest --topic).",
     )
 
 

@@ -99,13 +99,19 @@ class SiteData:
     @classmethod
     def read(cls, engine: Engine) -> SiteData:
         interventions = catalog.interventions(db=engine)
+        topic = catalog.topic(db=engine)
+        findings = records(api.findings(db=engine))
+        sources = records(catalog.article_sources(db=engine))
+        # The topic's articles only: those gathered for it and those its findings cite, never
+        # an article a file brought in for no topic or for another one.
+        own = {s["article_id"] for s in sources if s["topic_id"] == topic["id"]} | {f["article_id"] for f in findings}
         articles = catalog.articles(db=engine)
+        articles = articles[articles["id"].isin(own)].reset_index(drop=True)
         added = catalog.articles(added_since=_EPOCH, db=engine)
         articles["added"] = articles["id"].map(dict(zip(added["id"], added["added"], strict=True)))
-        findings = records(api.findings(db=engine))
         site = cls(
-            topic=catalog.topic(db=engine),
-            counts=catalog.counts(db=engine),
+            topic=topic,
+            counts={**catalog.counts(db=engine), "articles": len(articles)},
             pairs=records(catalog.condition_contexts(db=engine)),
             interventions=records(interventions),
             classes=records(catalog.intervention_classes(db=engine)),
@@ -121,8 +127,9 @@ class SiteData:
             site.by_condition.setdefault((f["condition_id"], None), []).append(n)
             if f["context_id"]:
                 site.by_condition.setdefault((f["condition_id"], f["context_id"]), []).append(n)
-        for s in records(catalog.article_sources(db=engine)):
-            site.sources.setdefault(s["article_id"], []).append(s)
+        for s in sources:
+            if s["article_id"] in own:
+                site.sources.setdefault(s["article_id"], []).append(s)
         for c in records(catalog.citations(db=engine)):
             site.references.setdefault(c["citing_id"], []).append(c)
             site.cited_by.setdefault(c["cited_id"], []).append(c)

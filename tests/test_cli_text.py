@@ -48,7 +48,7 @@ def test_a_file_name_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     broken.write_bytes(article_set([make_article("35000003")]))
     out = kb("ingest", "x[/bold].xml", "--db", db, cwd=tmp_path)
     clean(out)
-    assert out.returncode == 0 and "bold].xml: 1 articles" in out.stdout
+    assert out.returncode == 0 and "bold].xml: 1 records read" in out.stdout
 
 
 def test_a_pubmed_query_keeps_its_field_tags_in_messages(tmp_path: Path) -> None:

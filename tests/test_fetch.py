@@ -129,8 +129,8 @@ def test_ingest_files_applies_deletions_and_keeps_curated(tmp_path: Path) -> Non
     deletion = '<DeleteCitation><PMID Version="1">34000001</PMID><PMID Version="1">100</PMID></DeleteCitation>'
     update.write_text(body.replace("</PubmedArticleSet>", deletion + "</PubmedArticleSet>"))
 
-    out = kb("ingest", str(base), str(update), "--topic", mini, "--db", db, cwd=tmp_path)
-    assert "deleted by PubMed: 1 removed" in out.stdout
+    out = kb("ingest", str(base), str(update), "--db", db, cwd=tmp_path)  # for no topic: every article
+    assert "pubmed-update.xml: 2 records read, 1 relevant, 1 stored, 0 findings, 1 deleted" in out.stdout
     assert "kept although PubMed deleted them (curated findings cite them): pubmed:100" in out.stdout
     ids = {r[0] for r in rows(db, "SELECT id FROM article")}
     assert {"pubmed:34000002", "pubmed:34000003", "pubmed:100"} <= ids
@@ -159,7 +159,7 @@ def test_ingest_real_update_file_from_shared(tmp_path: Path) -> None:
     update = shared_path("fixtures", "pubmed-bulk", "pubmed26n1335.xml.gz")
     db = f"sqlite:///{tmp_path}/kb.sqlite"
     out = kb("ingest", str(update), "--db", db, cwd=tmp_path)
-    assert "pubmed26n1335.xml.gz: 30 articles" in out.stdout
+    assert "pubmed26n1335.xml.gz: 31 records read, 30 relevant, 30 stored" in out.stdout
     assert rows(db, "SELECT COUNT(*) FROM article") == [(30,)]
     assert rows(db, "SELECT COUNT(*) FROM missing_record WHERE reason = 'deleted'") == [(6,)]
     assert rows(db, "SELECT COUNT(*) FROM citation WHERE source = 'reference_list'")[0][0] > 500
@@ -174,9 +174,9 @@ def test_a_file_failing_part_way_says_what_was_stored_and_the_next_file_is_read(
     assert "Traceback" not in out.stderr
     assert f"{broken}: XML is malformed at line" in out.stderr
     assert "Stored from it before the error (committed): 2 records" in out.stderr
-    assert "the file is marked failed" in out.stderr and "Re-running 'kb ingest' on it is safe" in out.stderr
-    assert "error: 1 of 2 files failed part-way: a-broken.xml" in out.stderr
-    assert "b-good.xml.gz: 1 articles" in out.stdout
+    assert "it is not recorded as applied" in out.stderr and "Re-running 'kb ingest' on it is safe" in out.stderr
+    assert "error: 1 of 2 files failed part-way or were refused: a-broken.xml" in out.stderr
+    assert "b-good.xml.gz: 1 records read" in out.stdout
     stored = {r[0] for r in rows(db_url, "SELECT id FROM article WHERE id LIKE 'pubmed:36%'")}
     assert stored == {"pubmed:36000001", "pubmed:36000002", "pubmed:36000004"}
     again = kb("ingest", str(broken), "--db", db_url, cwd=tmp_path, expect=1)  # safe to re-run: nothing doubles
@@ -209,8 +209,9 @@ def test_ingest_a_folder_reads_its_xml_files_in_name_order(db_url: str, tmp_path
     (folder / "README.txt").write_text("not XML")
     (folder / "pubmed26n0003.xml.gz.md5").write_text("0123")
     out = kb("ingest", str(folder), "--db", db_url, cwd=tmp_path)
-    assert out.stdout.index("pubmed26n0001.xml.gz: 2 articles") < out.stdout.index("pubmed26n0002.xml: 1 articles")
-    assert "deleted by PubMed: 1 removed" in out.stdout
+    first, second = "pubmed26n0001.xml.gz: 2 records read", "pubmed26n0002.xml: 2 records read, 1 relevant, 1 stored"
+    assert out.stdout.index(first) < out.stdout.index(second)
+    assert "pubmed26n0002.xml: 2 records read, 1 relevant, 1 stored, 0 findings, 1 deleted" in out.stdout
     ids = {r[0] for r in rows(db_url, "SELECT id FROM article WHERE id LIKE 'pubmed:38%'")}
     assert ids == {"pubmed:38000002", "pubmed:38000003"}
     empty = tmp_path / "empty"

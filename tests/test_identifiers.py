@@ -103,15 +103,14 @@ def test_kb_ingest_counts_refused_records_and_stores_none_of_them(db_url: str, t
     path.write_bytes(article_set([make_article("39000001"), with_ids(HOSTILE_PMID), make_article("39000003")]))
     env = {k: v for k, v in os.environ.items() if k != "KB_DATABASE_URL"}
     out = subprocess.run(
-        [str(KB), "ingest", str(path), "--topic", str(MINI), "--db", db_url],
+        [str(KB), "ingest", str(path), "--db", db_url],  # for no topic: every article is stored
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "hostile.xml: 2 articles" in out.stdout
-    assert "records refused (not stored): 1" in out.stdout
+    assert "hostile.xml: 3 records read, 2 relevant, 2 stored, 0 findings, 0 deleted, 1 refused" in out.stdout
     assert f"record 2 (line 5) refused: its PMID {HOSTILE_PMID!r} is not a PMID (digits only)" in out.stdout
     store = Store.open(db_url)
     with store.engine.connect() as conn:
@@ -231,6 +230,13 @@ def test_no_page_of_the_built_site_links_to_a_hostile_value(db_url: str, tmp_pat
                 title="Another",
                 url="javascript:alert(5)",
             ),
+        ]
+    )
+    # Gathered for the topic (a site lists only its topic's articles).
+    store.save_article_sources(
+        [
+            ArticleSource(article_id=a, topic_id="mini", kind="file", detail="old.xml")
+            for a in ("pubmed:1", "doi:10.1234/x")
         ]
     )
     store.close()

@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from run import Result
@@ -121,12 +121,12 @@ def _bare(data: bytes) -> int:
     return sum(1 for _ in _bare_records(data))
 
 
-def _bare_records(data: bytes) -> Iterator[tuple[str | None, str | None, str, list[str | None]]]:
-    """A bare, streaming lxml loop: PMID, title, abstract and MeSH names, nothing else."""
+def _bare_records(data: bytes | IO[bytes]) -> Iterator[tuple[str | None, str | None, str, list[str | None]]]:
+    """A bare, streaming lxml loop: PMID, title, abstract and MeSH names, nothing else (a document or a stream)."""
     from lxml import etree
 
     events = etree.iterparse(
-        io.BytesIO(data),
+        io.BytesIO(data) if isinstance(data, bytes) else data,
         events=("end",),
         tag="PubmedArticle",
         resolve_entities=False,

@@ -111,6 +111,13 @@ def bench_refresh() -> list[Result]:
     return refresh_bench.bench_refresh()  # type: ignore[no-any-return]
 
 
+def bench_ingest() -> list[Result]:
+    """``kb ingest`` of four 10,000-record bulk files against a bare lxml pass (see ingest_bench.py)."""
+    import ingest_bench
+
+    return ingest_bench.bench_ingest()  # type: ignore[no-any-return]
+
+
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "store": bench_store_build,
     "site": bench_site_build,
@@ -119,6 +126,7 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "extract": bench_extract,
     "query": bench_query,
     "refresh": bench_refresh,
+    "ingest": bench_ingest,
 }
 
 
