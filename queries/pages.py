@@ -146,10 +146,21 @@ class SiteData:
 
     def covered(self, intervention_id: str | None, class_id: str | None) -> list[str]:
         """Findings about an intervention or class, as :func:`queries.findings` selects them."""
+        return self.findings_of(self.covered_positions(intervention_id, class_id))
+
+    def covered_positions(self, intervention_id: str | None, class_id: str | None) -> list[int]:
+        """Positions in :attr:`findings` of the findings :meth:`covered` lists."""
         kinds = {i["id"]: (i["kind"], i["class_id"]) for i in self.interventions}
         components = [(i["id"], c) for i in self.interventions for c in i["components"]]
         via = intervention_via(kinds, components, intervention_id, class_id)
-        return self.findings_of(n for i in via for n in self.by_intervention.get(i, []))
+        return sorted({n for i in via for n in self.by_intervention.get(i, [])})
+
+    def counted_positions(self, level: str, group_id: str) -> list[int]:
+        """Positions of the findings an aggregate row of ``level`` counts (:mod:`kb.aggregate`):
+        an intervention's own findings, or everything a class rolls up."""
+        if level == "class":
+            return self.covered_positions(None, group_id)
+        return sorted(self.by_intervention.get(group_id, []))
 
 
 def retraction(article: Mapping[str, Any]) -> str | None:
