@@ -49,8 +49,9 @@ from queries.pages import (
     whats_new,
 )
 from queries.reference import api_reference, data_dictionary
+from queries.stamp import stamp_text
 
-_HOME_ROWS = 8  # treatments per disease context on the home page
+_HOME_ROWS = 5  # treatments per disease context on the home page
 # Findings listed on a condition page (most recent first); all of them are on the treatments' pages.
 _CONDITION_FINDINGS = 200
 
@@ -243,7 +244,7 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
     macro = env.get_template("_macros.md.j2").module.finding_row  # type: ignore[attr-defined]
     site.render_row = lambda finding: str(macro(finding, "../"))
     pages: dict[str, str] = {}
-    sections = []
+    sections: list[dict[str, Any]] = []
     context_names = {p["context_id"]: p["context"] for p in site.pairs if p["context_id"]}
     condition_names = {p["condition_id"]: p["condition"] for p in site.pairs}
     cells: dict[str, dict[str, Any]] = {}
@@ -287,10 +288,20 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             total=len(positions),
             depth="../",
         )
-        sections.append({"pair": pair, "page": page, "treatments": treatments})
+        # A class of one member repeats its member's row: the tables leave it out.
+        shown = [t for t in treatments if t["level"] != "class" or t["interventions"] > 1]
+        sections.append({"pair": pair, "page": page, "treatments": shown})
 
+    # Disease contexts with the most findings first; a condition as a whole after them.
+    sections.sort(key=lambda s: (s["pair"]["context_id"] is None, -s["pair"]["findings"], s["page"]))
     pages["index.md"] = env.get_template("home.md.j2").render(
-        topic=site.topic, counts=site.counts, sections=sections, new=whats_new(site), rows=_HOME_ROWS, depth=""
+        topic=site.topic,
+        counts=site.counts,
+        sections=sections,
+        new=whats_new(site),
+        rows=_HOME_ROWS,
+        stamp=stamp_text(db=engine),
+        depth="",
     )
     pages["conditions/index.md"] = env.get_template("conditions.md.j2").render(pairs=site.pairs, depth="../")
 

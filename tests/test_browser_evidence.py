@@ -14,19 +14,20 @@ import urllib.request
 from typing import Any
 
 import pytest
+import test_browser as shared
 from playwright.sync_api import Page, expect
-from test_browser import (  # noqa: F401 (fixtures)
-    SCREENSHOTS,
-    browse,
-    browser_type_launch_args,
-    dialogs,
-    external,
-    heading,
-    serve,
-    site,
-)
 
 from conftest import REPO
+
+# The site, its server, Chromium and the request and dialog guards of tests/test_browser.py.
+site = shared.site
+serve = shared.serve
+browser_type_launch_args = shared.browser_type_launch_args
+external = shared.external
+dialogs = shared.dialogs
+browse = shared.browse
+heading = shared.heading
+SCREENSHOTS = shared.SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -83,6 +84,7 @@ def test_no_serious_axe_violation_on_any_page_type(browse: Page, site: str, sche
         expect(browse.locator("body")).to_have_attribute(
             "data-md-color-scheme", "slate" if scheme == "dark" else "default"
         )
+        expect(browse.locator(".kb-stamp")).to_contain_text("KB revision")
         violations = axe(browse)
         if violations:
             found[name] = violations

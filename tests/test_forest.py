@@ -80,3 +80,22 @@ def test_pooled_findings_follow_the_aggregate_rule() -> None:
     ]
     assert pooled_findings(findings) == {"c"}  # most patients, then fewer responders; reviews and NR never
     assert pooled_findings([f("x", "1", 3, 3) | {"retracted": True}]) == set()
+
+
+def test_the_home_page_answers_at_once(pages: dict[str, str], site_kb: str) -> None:  # noqa: F811
+    from queries.stamp import kb_stamp
+
+    home = pages["index.md"]
+    stamp = kb_stamp(db=site_kb)
+    assert stamp["revision"] and stamp["updated"] is not None
+    assert f"Last updated {stamp['updated']:%Y-%m-%d} · KB revision {stamp['revision']}" in home
+    # The SSc table comes first (the context with most findings) and includes the class row.
+    tables = home.split("<caption>")[1:]
+    assert "systemic sclerosis" in tables[0].split("</caption>")[0]
+    assert "bisphosphonate (class)</a>" in tables[0]
+    patients = [
+        re.findall(r"<td>(.*?)</td>", row)[1] for row in re.findall(r"<tr><th scope=\"row\">.*?</tr>", tables[0])
+    ]
+    assert len(patients) == 5 and patients == sorted(patients, key=lambda p: p == "NR"), patients
+    assert all(p.isdigit() or p == "NR" for p in patients), patients
+    assert "Every number below links" not in home
