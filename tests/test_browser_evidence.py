@@ -178,3 +178,33 @@ def test_the_page_types_are_all_built(site: str) -> None:
     for path in PAGE_TYPES.values():
         with urllib.request.urlopen(site + path, timeout=30) as response:
             assert response.status == 200, path
+
+
+@pytest.mark.parametrize(
+    ("query", "target"),
+    [
+        ("scleroderma", "conditions/calcinosis--systemic-sclerosis.html"),
+        ("CREST", "conditions/calcinosis--systemic-sclerosis.html"),
+        ("STS", "interventions/sodium-thiosulfate.html"),
+    ],
+)
+def test_search_knows_synonyms_and_abbreviations(browse: Page, site: str, query: str, target: str) -> None:
+    browse.goto(site)
+    box = browse.locator("input.md-search__input")
+    box.click()
+    box.press_sequentially(query, delay=30)
+    results = browse.locator(".md-search-result__item")
+    expect(results.first).to_be_visible(timeout=15_000)
+    links = [a.get_attribute("href") or "" for a in browse.locator(".md-search-result__link").all()]
+    assert any(link.split("#")[0].split("?")[0].endswith(target) for link in links), links
+
+
+def test_the_site_carries_no_source_maps_or_unused_search_languages(browse: Page, site: str) -> None:
+    browse.goto(site)
+    scripts = [s.get_attribute("src") or "" for s in browse.locator("script[src]").all()]
+    bundle = next(s for s in scripts if "bundle" in s)
+    text = browse.request.get(site + bundle).text()
+    assert "sourceMappingURL" not in text
+    assert browse.request.get(site + bundle + ".map").status == 404
+    assert browse.request.get(site + "assets/javascripts/lunr/min/lunr.de.min.js").status == 404
+    assert browse.request.get(site + "assets/javascripts/lunr/tinyseg.js").status == 404

@@ -22,6 +22,7 @@ from kb.errors import KBError
 from queries.render import build_sources
 from queries.site import check_site_dir, generated_dir, mark_site_dir
 from queries.stamp import stamp_text
+from queries.weight import prune_site
 
 SITE_SOURCES = Path(__file__).resolve().parent.parent
 TEMPLATES = SITE_SOURCES / "templates"
@@ -75,4 +76,5 @@ def on_post_build(config: MkDocsConfig) -> None:
         dest = Path(config.site_dir) / target
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
+    prune_site(Path(config.site_dir))  # source maps and unused search languages: not for readers
     mark_site_dir(Path(config.site_dir))
