@@ -93,34 +93,36 @@ DESIGN_ABBREVIATIONS: dict[str, str] = {
     "other": "Oth",
 }
 
-#: Shading levels of the evidence-gap matrix: (level, fewest findings, label).
+#: Shading levels of the evidence-gap matrix: (level, fewest studies, label).
 HEAT_LEVELS: tuple[tuple[int, int, str], ...] = (
-    (0, 0, "no findings: a gap"),
-    (1, 1, "1 finding"),
-    (2, 2, "2–4 findings"),
-    (3, 5, "5–19 findings"),
-    (4, 20, "20 or more findings"),
+    (0, 0, "no study: a gap"),
+    (1, 1, "1 study"),
+    (2, 2, "2–4 studies"),
+    (3, 5, "5–19 studies"),
+    (4, 20, "20 or more studies"),
 )
 
 
-def heat_cell(findings: int, studies: int, best_design: str | None) -> str:
-    """One cell of the evidence-gap matrix: the number of findings, shaded by it, with the best
-    design's abbreviation; a tooltip spells both out. A gap is a dot.
+def heat_cell(studies: int, patients: int | None, design: str | None, href: str | None = None) -> str:
+    """One cell of the evidence-gap matrix: the number of studies (shaded by it) and of patients
+    treated (NR when no study reports it), with the best primary design's abbreviation; a link
+    to the cell's forest plot when ``href`` is given. A gap is a dot.
 
     Returns:
-        A ``<span>`` (one line, no ``|``), carrying ``data-sort`` for table sorting.
+        One line of HTML (no ``|``), carrying ``data-sort`` (the studies) for table sorting.
     """
-    level = max(lvl for lvl, fewest, _ in HEAT_LEVELS if findings >= fewest)
-    if not findings:
-        return '<span class="kb-heat kb-heat-0" data-sort="0" title="No findings">·</span>'
-    design = DESIGN_ABBREVIATIONS.get(best_design or "", "")
-    label = f"{findings} finding{'s' if findings != 1 else ''} in {studies} stud{'ies' if studies != 1 else 'y'}"
-    if best_design:
-        label += f"; best design: {best_design.replace('_', ' ')}"
-    return (
-        f'<span class="kb-heat kb-heat-{level}" data-sort="{findings}" title="{html.escape(label)}">'
-        f"{findings}{f' <small>{design}</small>' if design else ''}</span>"
-    )
+    if not studies:
+        return '<span class="kb-heat kb-heat-0" data-sort="0" title="No study: a gap">·</span>'
+    level = max(lvl for lvl, fewest, _ in HEAT_LEVELS if studies >= fewest)
+    abbreviation = DESIGN_ABBREVIATIONS.get(design or "", "")
+    treated = "NR" if patients is None else str(patients)
+    label = f"{studies} stud{'ies' if studies != 1 else 'y'}, {treated} patients treated"
+    if design:
+        label += f"; best primary design: {design.replace('_', ' ')}"
+    body = f"{studies} <small>· {treated} pts{f' · {abbreviation}' if abbreviation else ''}</small>"
+    if href:
+        body = f'<a href="{html.escape(href)}">{body}</a>'
+    return f'<span class="kb-heat kb-heat-{level}" data-sort="{studies}" title="{html.escape(label)}">{body}</span>'
 
 
 # -- forest plots (queries.forest): one row per finding on a shared 0–100 % axis ---------------

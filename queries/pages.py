@@ -21,15 +21,12 @@ from sqlalchemy import Engine
 
 from kb.aggregate import aggregate_evidence
 from queries import api, catalog
-from queries.charts import DESIGN_ABBREVIATIONS, HEAT_LEVELS, heat_cell
-from queries.gaps import gaps
 from queries.graphs import treatment_graph
 from queries.terms import intervention_via
 
 __all__ = [
     "SiteData",
     "condition_page",
-    "gap_matrix",
     "graph_data",
     "missing",
     "records",
@@ -204,40 +201,6 @@ def refresh_changes(site: SiteData) -> list[dict[str, Any]]:
             added = _by_added(a for a in site.articles if a["added"] is not None and start <= a["added"] <= end)
         runs.append(run | {"added": added[:_NEW_LIMIT], "more": max(0, len(added) - _NEW_LIMIT)})
     return runs
-
-
-def gap_matrix(engine: Engine) -> dict[str, Any]:
-    """The evidence-gap page's matrix: interventions with findings × condition contexts."""
-    long = gaps(form="long", db=engine)
-    columns = long.drop_duplicates("column")[["column", "condition_id", "context_id", "condition", "context"]]
-    header = [
-        c | {"page": condition_page(c["condition_id"], c["context_id"])}
-        for c in records(columns.reset_index(drop=True))
-    ]
-    rows = []
-    for (intervention_id, name, has_findings), cells in long.groupby(
-        ["intervention_id", "intervention", "has_findings"], sort=False
-    ):
-        if not has_findings:
-            continue
-        rows.append(
-            {
-                "intervention_id": intervention_id,
-                "intervention": name,
-                "total": int(cells["findings"].sum()),
-                "cells": [
-                    heat_cell(int(c.findings), int(c.studies), c.best_design) for c in cells.itertuples(index=False)
-                ],
-            }
-        )
-    without = long[~long["has_findings"]].drop_duplicates("intervention_id")
-    return {
-        "columns": header,
-        "rows": rows,
-        "without": records(without[["intervention_id", "intervention"]].sort_values("intervention")),
-        "legend": HEAT_LEVELS,
-        "designs": DESIGN_ABBREVIATIONS,
-    }
 
 
 def graph_data(engine: Engine) -> dict[str, Any]:

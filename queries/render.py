@@ -34,11 +34,11 @@ from queries.db import DB, connect
 from queries.downloads import Download, write_downloads
 from queries.figures import NOT_REPORTED, denominator_text, interval_text, is_sparse
 from queries.forest import ALL_CONTEXTS, UNSPECIFIED, forest_path, forest_rows, in_cell
+from queries.gap_page import gap_matrix
 from queries.links import doi_url, mesh_url, pmc_url, pubmed_url
 from queries.pages import (
     SiteData,
     condition_page,
-    gap_matrix,
     graph_data,
     missing,
     records,
@@ -368,7 +368,13 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             depth="../",
         )
     pages["articles/index.md"] = env.get_template("articles.md.j2").render(articles=site.articles, depth="../")
-    pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gap_matrix(engine), depth="")
+
+    def forest_html(row: dict[str, Any]) -> str:
+        key = row["context_id"] or UNSPECIFIED
+        return _html_page(forest_path(row["level"], row["intervention_id"], row["condition_id"], key))
+
+    gaps = gap_matrix(site, condition_names, context_names, forest_html)
+    pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gaps, depth="")
     pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_data(engine), depth="")
     pages["downloads.md"] = env.get_template("downloads.md.j2").render(downloads=downloads, depth="")
     pages["changelog.md"] = env.get_template("changelog.md.j2").render(runs=refresh_changes(site), depth="")

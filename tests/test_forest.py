@@ -99,3 +99,26 @@ def test_the_home_page_answers_at_once(pages: dict[str, str], site_kb: str) -> N
     assert len(patients) == 5 and patients == sorted(patients, key=lambda p: p == "NR"), patients
     assert all(p.isdigit() or p == "NR" for p in patients), patients
     assert "Every number below links" not in home
+
+
+def test_the_gap_matrix_counts_studies_and_patients_and_links_each_cell(pages: dict[str, str]) -> None:
+    gaps = pages["gaps.md"]
+    body = gaps.split("<tbody>", 1)[1]
+    rows = {re.search(r'<th scope="row"><a [^>]*>([^<]+)</a>', r)[1]: r for r in body.split("<tr>")[1:]}  # type: ignore[index]
+    # diltiazem in SSc: 3 studies, 34 treated, best primary design a retrospective cohort.
+    assert (
+        'data-sort="3" title="3 studies, 34 patients treated; best primary design: retrospective cohort"'
+        in rows["diltiazem"]
+    )
+    assert 'href="evidence/intervention--diltiazem--calcinosis--systemic-sclerosis.html"' in rows["diltiazem"]
+    # The class rolls up its members and the combination: 3 studies in SSc, as its forest plot.
+    assert "bisphosphonate (class)" in rows
+    assert (
+        'href="evidence/class--bisphosphonate--calcinosis--systemic-sclerosis.html"' in rows["bisphosphonate (class)"]
+    )
+    for target in re.findall(r'href="(evidence/[^"]+)\.html"', body):
+        assert target + ".md" in pages, target
+    note = gaps.split("No randomised controlled trial is in the knowledge base for", 1)[1].split("\n")[0]
+    assert "calcinosis in systemic sclerosis" in note and "dermatomyositis" in note
+    without = gaps.split("## Interventions without any finding", 1)[1]
+    assert "sodium thiosulfate" in without and "diltiazem" not in without and "pamidronate" not in without

@@ -45,9 +45,11 @@ def test_rate_bar_places_the_rate_and_its_interval_on_a_0_to_100_axis() -> None:
 
 
 def test_heat_cell_marks_gaps_and_levels() -> None:
-    assert "kb-heat-0" in heat_cell(0, 0, None)
-    cell = heat_cell(7, 3, "case_series")
-    assert "kb-heat-3" in cell and "7 findings in 3 studies; best design: case series" in cell and "CS" in cell
+    assert "kb-heat-0" in heat_cell(0, None, None)
+    cell = heat_cell(7, 30, "case_series", "evidence/x.html")
+    assert "kb-heat-3" in cell and "7 studies, 30 patients treated; best primary design: case series" in cell
+    assert "CS" in cell and '<a href="evidence/x.html">' in cell
+    assert "NR pts" in heat_cell(1, None, "review")
 
 
 def test_script_json_cannot_close_its_script_element() -> None:

@@ -65,7 +65,7 @@
   }
 
   function setUpTables() {
-    var tables = document.querySelectorAll("article table:not([class])");
+    var tables = document.querySelectorAll("article table:not([class]), article table.kb-sortable");
     for (var i = 0; i < tables.length; i++) {
       var table = tables[i];
       if (table.getAttribute("data-kb-ready")) continue;
