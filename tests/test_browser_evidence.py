@@ -10,7 +10,9 @@ a dev dependency: it is injected by the test, never shipped). Screenshots land i
 
 from __future__ import annotations
 
+import csv
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +210,44 @@ def test_the_site_carries_no_source_maps_or_unused_search_languages(browse: Page
     assert browse.request.get(site + bundle + ".map").status == 404
     assert browse.request.get(site + "assets/javascripts/lunr/min/lunr.de.min.js").status == 404
     assert browse.request.get(site + "assets/javascripts/lunr/tinyseg.js").status == 404
+
+
+def test_findings_filter_by_design_year_age_and_route_and_download_as_filtered(
+    browse: Page, site: str, tmp_path: Path
+) -> None:
+    browse.set_viewport_size({"width": 1366, "height": 900})
+    browse.goto(site + "conditions/calcinosis.html")
+    table = browse.locator("article table[data-kb-findings][data-kb-ready]").first
+    rows = table.locator("tbody tr")
+    total = rows.count()
+    assert total > 10
+    tools = browse.locator(".kb-tools").filter(has=browse.locator("select[aria-label='Design']")).first
+    tools.locator("select[aria-label='Design']").select_option("case_report")
+    visible = table.locator("tbody tr:not([hidden])")
+    designs_before = [visible.nth(i).get_attribute("data-design") for i in range(visible.count())]
+    assert set(designs_before) == {"case_report"}
+    dated = sorted(int(y) for i in range(visible.count()) if (y := visible.nth(i).get_attribute("data-year")))
+    since = dated[len(dated) // 2]  # the median year of the case reports: some rows stay, some go
+    tools.locator("input[aria-label='Year from']").fill(str(since))
+    years = [int(visible.nth(i).get_attribute("data-year") or 0) for i in range(visible.count())]
+    assert years and min(years) >= since and len(years) < len(designs_before)
+    shown = visible.count()
+    assert 0 < shown < total
+    with browse.expect_download() as download:
+        tools.locator("button.kb-csv").click()
+    path = tmp_path / "rows.csv"
+    download.value.save_as(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0][:2] == ["Article", "Intervention"] and len(lines) == shown + 1
+    tools.locator("select[aria-label='Design']").select_option("")
+    tools.locator("input[aria-label='Year from']").fill("")
+    assert table.locator("tbody tr:not([hidden])").count() == total
+    route = tools.locator("select[aria-label='Route']")
+    route.select_option("intralesional")
+    routes = {visible.nth(i).get_attribute("data-route") for i in range(visible.count())}
+    assert routes == {"intralesional"}
+    # A cell a spreadsheet would run is written as text, as in the exports; numbers stay numbers.
+    assert browse.evaluate("kbCsvCell('=HYPERLINK(\"x\")')") == '"\'=HYPERLINK(""x"")"'
+    assert browse.evaluate("kbCsvCell('-5')") == "-5"
+    assert browse.evaluate("kbCsvCell('@sum')") == "'@sum"

@@ -161,3 +161,15 @@ def test_adverse_events_are_stored_and_listed(hand_kb: str) -> None:
     store.close()
     frame = queries.findings(intervention="STS", db=hand_kb)
     assert frame["adverse_events"].tolist() == ["nausea; withdrawal (1)"]
+
+
+def test_curated_findings_carry_the_adverse_events_their_sources_report() -> None:
+    from ingest.curated import load_curated
+    from kb.topic import load_topic
+
+    _, findings = load_curated(load_topic("calcinosis"))
+    harms = {f.curation_key: f.adverse_events for f in findings if f.adverse_events}
+    assert harms["calcinosis:rauch2021-pamidronate-patient-reported"].endswith("osteonecrosis of the jaw (1 of 7)")
+    assert "skin pigmentation" in harms["calcinosis:fonseca2019-minocycline-ssc"]
+    plain = next(f for f in findings if f.curation_key == "calcinosis:rauch2021-pamidronate-photographs")
+    assert plain.adverse_events is None
