@@ -251,3 +251,28 @@ def test_findings_filter_by_design_year_age_and_route_and_download_as_filtered(
     assert browse.evaluate("kbCsvCell('=HYPERLINK(\"x\")')") == '"\'=HYPERLINK(""x"")"'
     assert browse.evaluate("kbCsvCell('-5')") == "-5"
     assert browse.evaluate("kbCsvCell('@sum')") == "'@sum"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_graph_has_a_legend_and_colours_cytoscape_accepts(browse: Page, site: str, scheme: str) -> None:
+    browse.emulate_media(color_scheme=scheme)
+    browse.set_viewport_size({"width": 1366, "height": 900})
+    browse.goto(site + "graph.html")
+    browse.wait_for_function("window.kbGraph !== undefined")
+    expect(browse.locator("ul.kb-legend")).to_contain_text("contradicted")
+
+    def style(selector: str, prop: str) -> str:
+        return str(browse.evaluate(f"window.kbGraph.elements({selector!r}).first().style({prop!r})"))
+
+    condition, klass, drug = (
+        style(f"node[kind = '{k}']", "background-color") for k in ("condition", "class", "intervention")
+    )
+    assert len({condition, klass, drug}) == 3, (condition, klass, drug)
+    # The labels take the palette's text colour (Cytoscape falls back to black on a colour it rejects).
+    label = style("node", "color")
+    channels = [int(c) for c in label[label.index("(") + 1 : label.index(")")].split(",")[:3]]
+    assert (min(channels) > 150) if scheme == "dark" else (max(channels) < 100), label
+    supporting = style("edge[relation = 'treats'][supporting > 0][!contradicted]", "line-color")
+    contradicted = style("edge[relation = 'treats'][?contradicted]", "line-color")
+    assert supporting != contradicted
+    shot(browse, f"evidence-graph-1366-{scheme}", full=False)

@@ -196,27 +196,42 @@
     }
   }
 
+  /* A palette colour as rgb()/rgba(): Cytoscape rejects the forms Material's variables use
+   * (#000000de, hsla(225deg …)), so the browser resolves them through a probe element. */
   function colour(name, fallback) {
-    var value = getComputedStyle(document.body).getPropertyValue(name).trim();
+    var probe = document.createElement("span");
+    probe.style.color = "var(" + name + ", " + fallback + ")";
+    document.body.appendChild(probe);
+    var value = getComputedStyle(probe).color;
+    probe.remove();
     return value || fallback;
   }
+
+  var CLASS_COLOUR = "rgb(126, 87, 194)";
+  var HARMFUL_COLOUR = "rgb(211, 47, 47)";
 
   function graphStyle() {
     var text = colour("--md-default-fg-color", "#333");
     var faint = colour("--md-default-fg-color--lighter", "#999");
+    var ground = colour("--md-default-bg-color", "#fff");
+    var primary = colour("--md-primary-fg-color", "#00695c");
+    var accent = colour("--md-accent-fg-color", "#ff6e42");
     return [
       { selector: "node", style: {
         "label": "data(label)", "font-size": 9, "color": text, "width": 10, "height": 10,
-        "background-color": colour("--md-accent-fg-color", "#ff6e42"), "text-valign": "bottom" } },
+        "text-background-color": ground, "text-background-opacity": 0.75, "text-background-padding": 1,
+        "min-zoomed-font-size": 7, "background-color": accent, "text-valign": "bottom" } },
       { selector: "node[kind = 'condition']", style: {
-        "width": 34, "height": 34, "font-size": 14, "font-weight": "bold",
-        "background-color": colour("--md-primary-fg-color", "#009485") } },
+        "width": 34, "height": 34, "font-size": 14, "font-weight": "bold", "background-color": primary } },
       { selector: "node[kind = 'class']", style: {
-        "shape": "round-rectangle", "width": 16, "height": 16, "background-color": faint } },
+        "shape": "round-rectangle", "width": 16, "height": 16, "background-color": CLASS_COLOUR } },
       { selector: "edge", style: { "width": 1, "line-color": faint, "curve-style": "haystack", "opacity": 0.6 } },
       { selector: "edge[relation = 'treats']", style: {
-        "width": "mapData(studies, 1, 20, 1, 6)", "line-color": colour("--md-primary-fg-color", "#009485") } },
-      { selector: "edge[relation = 'part_of']", style: { "line-style": "dashed" } },
+        "width": "mapData(studies, 1, 20, 1, 6)", "line-color": faint } },
+      { selector: "edge[relation = 'treats'][supporting > 0]", style: { "line-color": primary } },
+      { selector: "edge[relation = 'treats'][harmful > 0][supporting = 0]", style: { "line-color": HARMFUL_COLOUR } },
+      { selector: "edge[relation = 'treats'][?contradicted]", style: { "line-color": accent, "line-style": "dashed" } },
+      { selector: "edge[relation = 'part_of']", style: { "line-style": "dotted" } },
     ];
   }
 
