@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import queries
+from conftest import hand_finding
 from kb.certainty import CERTAINTY_LEVELS, rate_certainty
 from kb.models import FINDING_CONTENT_FIELDS, ArticleRecord, FindingRecord
 from kb.store import Store
@@ -32,22 +33,11 @@ STS_FINDINGS = [
 
 def _finding(key: str, article: str, treated: int | None, responded: int | None, response: str, design: str,
              route: str | None) -> FindingRecord:  # fmt: skip
-    return FindingRecord(
-        article_id=article,
-        intervention_id="sodium-thiosulfate",
-        condition_id="calcinosis",
-        context_id="systemic-sclerosis",
-        route=route,
-        n_treated=treated,
-        n_responded=responded,
-        response=response,
-        study_design=design,
-        summary=f"Finding {key}.",
-        origin="curated",
-        extractor="curated",
-        curation_key=f"sts:{key}",
-        topic_id="sts",
-    )
+    finding: FindingRecord = hand_finding(
+        key, article, "sodium-thiosulfate", "systemic-sclerosis", treated, responded, response, design,
+        topic="sts", route=route,
+    )  # fmt: skip
+    return finding
 
 
 @pytest.fixture
