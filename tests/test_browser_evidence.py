@@ -153,6 +153,7 @@ def test_on_a_phone_the_treatment_name_stays_in_view(browse: Page, site: str, sc
     wrap = table.locator("xpath=ancestor::div[contains(@class, 'md-typeset__scrollwrap')]").first
     name = table.locator("tbody th[scope='row']").first
     expect(name).to_be_visible()
+    name.scroll_into_view_if_needed()
     before = name.bounding_box()
     assert before is not None
     width = browse.evaluate("w => w.scrollWidth - w.clientWidth", wrap.element_handle())
