@@ -23,7 +23,7 @@ def pages(site_kb: str) -> dict[str, str]:  # noqa: F811
 
 def _rows(page: str) -> list[str]:
     body = page.split("<tbody>", 2)[-1]
-    return re.findall(r"<tr id=\"[^\"]+\">.*?</tr>", body)
+    return re.findall(r"<tr id=\"[^\"]+\"[^>]*>.*?</tr>", body)
 
 
 def test_every_treatment_row_links_to_its_forest_page(pages: dict[str, str]) -> None:
