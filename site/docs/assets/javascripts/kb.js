@@ -169,6 +169,7 @@
   }
 
   function addTools(table) {
+    if (table.hasAttribute("data-kb-no-tools")) return; /* the home page's short tables */
     var anchor = table.closest(".md-typeset__scrollwrap") || table.closest(".kb-gaps-wrap") || table;
     var bar = document.createElement("div");
     bar.className = "kb-tools";
