@@ -518,23 +518,26 @@ def topics() -> None:
 def treatments(
     condition: Annotated[str, typer.Argument(help="Condition, e.g. calcinosis.")],
     context: Annotated[str | None, typer.Option(help="Disease context, e.g. 'systemic sclerosis' or SSc.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (readable at 80 columns), csv or json (every column).")
+    ] = "table",
     db: DbOption = None,
 ) -> None:
-    """Print the treatments reported for a condition, ranked by evidence."""
+    """Print the treatments reported for a condition, ranked by evidence (NR: not reported)."""
     import queries
+    from queries.figures import OUTPUT_FORMATS, treatments_output
 
+    if fmt not in OUTPUT_FORMATS:
+        raise _fail(ValueError(f"unknown --format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}"))
     try:
         frame = queries.treatments_for(condition, context=context, db=db)
     except KBError as exc:
         raise _fail(exc) from exc
-    table = Table(show_edge=False)
-    columns = ["intervention", "level", "studies", "patients", "responders", "evaluable", "best_design"]
-    columns += ["supporting", "mixed", "null", "harmful", "unclear"]
-    for column in columns:
-        table.add_column(column)
-    for row in frame.itertuples():
-        table.add_row(*("" if _missing(getattr(row, c)) else str(getattr(row, c)) for c in columns))
-    console.print(table)
+    output = treatments_output(frame, fmt)
+    if isinstance(output, str):
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    else:
+        console.print(output)
 
 
 @app.command()

@@ -66,6 +66,9 @@ class CuratedFinding(BaseModel):
     study_design: StudyDesign
     outcome: str | None = None
     summary: str = Field(min_length=10, description="One line, in the curator's own words.")
+    adverse_events: str | None = Field(
+        default=None, min_length=3, description="Adverse events or withdrawals the source reports, '; ' between events."
+    )
 
     @model_validator(mode="after")
     def _counts_consistent(self) -> CuratedFinding:
@@ -138,6 +141,7 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
                     study_design=f.study_design,
                     outcome=f.outcome,
                     summary=f.summary,
+                    adverse_events=f.adverse_events,
                     origin="curated",
                     extractor=CURATED_EXTRACTOR,
                     curation_key=f"{topic.id}:{f.key}",

@@ -18,6 +18,12 @@ findings answers in milliseconds and only the aggregate rows cross the wire. The
   kind ``class``) and the combinations containing a member; a *combination* is counted under
   itself and listed (``combinations``) under each of its components, never added to them;
 - findings of a retracted article are not counted (they stay listed, flagged).
+- a count no study reports is None (NA), never 0: *patients* is None when no primary study
+  gives a number treated, *responders* and *evaluable* are None when none gives both counts
+  (so no rate is pooled); ``primary_design`` is the strongest design among primary studies
+  (``best_design`` may be a review, which contributes no patients);
+- ``certainty`` is a GRADE-inspired level with its ``certainty_reasons``
+  (:func:`kb.certainty.rate_certainty`), None for a row without findings.
 
 The counts per condition and context are also kept precomputed in ``evidence_summary``
 (:func:`summary_statements`, filled by :meth:`kb.store.Store.refresh_summary` after a build
@@ -35,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, TextClause, bindparam, inspect, text
 
+from kb.certainty import rate_certainty
 from kb.evidence import DESIGN_RANK, DIRECTION, DIRECTIONS, SECONDARY_DESIGNS, is_contradicted, pooled_rate
 from kb.models import ALL_CONTEXTS, NO_CONTEXT
 
@@ -57,8 +64,11 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
     "ci_high",
     *DIRECTIONS,
     "best_design",
+    "primary_design",
     "latest_year",
     "contradicted",
+    "certainty",
+    "certainty_reasons",
     "combinations",
 )
 
@@ -155,7 +165,7 @@ def _aggregate_sql(group_by: Sequence[str], include_classes: bool) -> str:
     classes = f"""
         UNION ALL
         SELECT 'class', m.class_id, p.article_id{pkeys}, SUM(p.findings), {sums},
-               MIN(p.design_rank), MAX(p.patients), MAX(p.pick), MAX(p.year)
+               MIN(p.design_rank), MIN(p.primary_rank), MAX(p.patients), MAX(p.pick), MAX(p.year)
         FROM per_pair p JOIN ({_CLASS_MEMBERS_SQL}) m ON m.intervention_id = p.intervention_id
         GROUP BY m.class_id, p.article_id{pkeys}"""  # noqa: S608 (constants only, as below)
     # Every value spliced in below is a constant of this module or of kb.evidence.
@@ -165,6 +175,7 @@ def _aggregate_sql(group_by: Sequence[str], include_classes: bool) -> str:
                COUNT(*) AS findings,
                {tally},
                MIN({DESIGN_RANK_SQL}) AS design_rank,
+               MIN(CASE WHEN {primary} THEN {DESIGN_RANK_SQL} END) AS primary_rank,
                MAX(CASE WHEN {primary} THEN f.n_treated END) AS patients,
                MAX(CASE WHEN {primary} AND f.n_responded IS NOT NULL
                    THEN CAST(f.n_treated AS BIGINT) * {_PACK} + ({_PACK - 1} - f.n_responded) END) AS pick,
@@ -175,12 +186,12 @@ def _aggregate_sql(group_by: Sequence[str], include_classes: bool) -> str:
     ),
     per_group AS (
         SELECT 'intervention' AS level, p.intervention_id AS group_id, p.article_id{pkeys}, p.findings,
-               {", ".join(f"p.dir_{d}" for d in DIRECTIONS)}, p.design_rank, p.patients, p.pick, p.year
+               {", ".join(f"p.dir_{d}" for d in DIRECTIONS)}, p.design_rank, p.primary_rank, p.patients, p.pick, p.year
         FROM per_pair p{classes if include_classes else ""}
     )
     SELECT level, group_id{outer}, COUNT(*) AS studies, SUM(findings) AS findings,
            {", ".join(f"SUM(dir_{d}) AS dir_{d}" for d in DIRECTIONS)},
-           MIN(design_rank) AS design_rank, SUM(patients) AS patients,
+           MIN(design_rank) AS design_rank, MIN(primary_rank) AS primary_rank, SUM(patients) AS patients,
            SUM(pick / {_PACK}) AS evaluable, SUM({_PACK - 1} - pick % {_PACK}) AS responders,
            MAX(year) AS latest_year
     FROM per_group
@@ -196,6 +207,7 @@ SUMMARY_COUNTS: tuple[str, ...] = (
     "findings",
     *(f"dir_{d}" for d in DIRECTIONS),
     "design_rank",
+    "primary_rank",
     "patients",
     "evaluable",
     "responders",
@@ -313,7 +325,7 @@ def aggregate_evidence(
         covered = set(scope.intervention_ids)
         raw = [r for r in raw if r["level"] != "class" or set(vocabulary.members.get(r["group_id"], ())) <= covered]
     present = {(r["group_id"], _context_key(r, by_context)) for r in raw if r["level"] == "intervention"}
-    rows = [_row(r, vocabulary, present, by_context) for r in raw]
+    rows = [_row(r, vocabulary, present, by_context, scope.unspecified_context) for r in raw]
     return sorted(rows, key=lambda r: (*_sort_context(r, by_context), r["level"], r["intervention_id"]))
 
 
@@ -333,7 +345,7 @@ def aggregate_groups(
         covered |= {*members, *(c for m in members for c in vocabulary.combinations.get(m, []))}
     found = aggregate_evidence(engine, replace(scope or Scope(), intervention_ids=tuple(sorted(covered))))
     rows = {(r["level"], r["intervention_id"]): r for r in found}
-    empty = {"studies": 0, "findings": 0, "design_rank": None, "latest_year": None}
+    empty = {"studies": 0, "findings": 0, "design_rank": None, "primary_rank": None, "latest_year": None}
     empty |= {key: None for key in ("patients", "responders", "evaluable", *(f"dir_{d}" for d in DIRECTIONS))}
     return [
         rows.get(group) or _row(empty | {"level": group[0], "group_id": group[1]}, vocabulary, set(), False)
@@ -350,7 +362,11 @@ def _sort_context(row: dict[str, Any], by_context: bool) -> tuple[str, ...]:
 
 
 def _row(
-    raw: dict[str, Any], vocabulary: _Vocabulary, present: set[tuple[str, tuple[str | None, ...]]], by_context: bool
+    raw: dict[str, Any],
+    vocabulary: _Vocabulary,
+    present: set[tuple[str, tuple[str | None, ...]]],
+    by_context: bool,
+    indirect: bool = False,
 ) -> dict[str, Any]:
     group_id, key = raw["group_id"], _context_key(raw, by_context)
     if raw["level"] == "class":
@@ -365,8 +381,13 @@ def _row(
         combinations = sorted(c for c in vocabulary.combinations.get(group_id, []) if (c, key) in present)
         interventions = 1 if raw["findings"] else 0
     tally = {d: int(raw[f"dir_{d}"] or 0) for d in DIRECTIONS}
-    responders, evaluable = int(raw["responders"] or 0), int(raw["evaluable"] or 0)
-    rate, low, high = pooled_rate(responders, evaluable)
+    # Not reported is None, never 0: a row whose studies give no responder count has no
+    # responders and no evaluable patients, and one whose studies give no count treated has
+    # no patients (kb.evidence.pooled_rate has no rate for it either).
+    evaluable = int(raw["evaluable"]) if raw["evaluable"] else None
+    responders = int(raw["responders"]) if evaluable is not None and raw["responders"] is not None else None
+    rate, low, high = pooled_rate(responders or 0, evaluable or 0)
+    patients = int(raw["patients"]) if raw["patients"] is not None else None
     row: dict[str, Any] = {
         "level": raw["level"],
         "intervention_id": group_id,
@@ -376,11 +397,11 @@ def _row(
     }
     if by_context:
         row |= {"condition_id": raw["condition_id"], "context_id": raw["context_id"]}
-    return row | {
+    row |= {
         "interventions": interventions,
         "studies": int(raw["studies"]),
         "findings": int(raw["findings"]),
-        "patients": int(raw["patients"] or 0),
+        "patients": patients,
         "responders": responders,
         "evaluable": evaluable,
         "response_rate": rate,
@@ -388,7 +409,12 @@ def _row(
         "ci_high": high,
         **tally,
         "best_design": design_of_rank(raw["design_rank"]),
+        "primary_design": design_of_rank(raw["primary_rank"]),
         "latest_year": int(raw["latest_year"]) if raw["latest_year"] is not None else None,
         "contradicted": is_contradicted(tally),
-        "combinations": combinations,
     }
+    if row["studies"]:
+        certainty, reasons = rate_certainty(row, indirect=indirect or (by_context and raw["context_id"] is None))
+    else:
+        certainty, reasons = None, []
+    return row | {"certainty": certainty, "certainty_reasons": reasons, "combinations": combinations}

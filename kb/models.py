@@ -252,7 +252,12 @@ FINDING_CONTENT_FIELDS: tuple[str, ...] = (
     "extractor",
     "extractor_version",
     "curation_key",
+    "adverse_events",
 )
+
+#: Content fields added after findings were first stored: left out of the hash while None,
+#: so a finding without them keeps the id it was stored under.
+_HASHED_WHEN_SET: frozenset[str] = frozenset({"adverse_events"})
 
 
 class FindingRecord(SQLModel):
@@ -287,10 +292,23 @@ class FindingRecord(SQLModel):
     extractor_version: str | None = Field(default=None, description="Extractor version.")
     curation_key: str | None = Field(default=None, description="Stable key of a curated finding: topic:key.")
     topic_id: str | None = Field(default=None, description="Topic whose pack curated the finding.")
+    adverse_events: str | None = Field(
+        default=None,
+        description="Adverse events or withdrawals the source reports for this treatment, as written; "
+        "'; ' between events.",
+    )
 
     def compute_hash(self) -> str:
-        """SHA-256 over the content fields, stable across runs and databases."""
-        payload = {name: getattr(self, name) for name in FINDING_CONTENT_FIELDS}
+        """SHA-256 over the content fields, stable across runs and databases.
+
+        A field of :data:`_HASHED_WHEN_SET` counts only when it is set, so findings stored
+        before it existed keep their hashes (and ids).
+        """
+        payload = {
+            name: getattr(self, name)
+            for name in FINDING_CONTENT_FIELDS
+            if name not in _HASHED_WHEN_SET or getattr(self, name) is not None
+        }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -378,6 +396,9 @@ class EvidenceSummary(SQLModel, table=True):
     dir_harmful: int = Field(description="Findings where the condition worsened.")
     dir_unclear: int = Field(description="Findings with an unclear response.")
     design_rank: int | None = Field(default=None, description="Rank of the best study design (kb.evidence).")
+    primary_rank: int | None = Field(
+        default=None, description="Rank of the best design among primary studies (reviews left out)."
+    )
     patients: int | None = Field(default=None, description="Patients treated in primary studies.")
     evaluable: int | None = Field(default=None, description="Patients treated where responders are counted.")
     responders: int | None = Field(default=None, description="Responders among the evaluable patients.")

@@ -34,6 +34,7 @@ from sqlalchemy import Engine, TextClause, TextualSelect, bindparam
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from kb.aggregate import AGGREGATE_COLUMNS, Scope, aggregate_evidence, aggregate_groups
+from kb.certainty import certainty_rank, rate_certainty
 from kb.db import as_list
 from kb.evidence import DESIGN_RANK, DIRECTION, DIRECTIONS, SECONDARY_DESIGNS, best_design, is_contradicted, pooled_rate
 from queries.catalog import articles
@@ -48,7 +49,7 @@ SELECT f.id AS finding_id, f.article_id, a.title, a.year, a.journal, a.pmid, a.d
        i.class_id, ic.name AS class,
        f.condition_id, c.name AS condition, f.context_id, dc.name AS context,
        f.route, f.age_group, f.n_treated, f.n_responded, f.response, f.study_design, f.outcome,
-       f.evidence, f.summary, f.origin, f.extractor, f.extractor_version, f.confidence{added}
+       f.adverse_events, f.evidence, f.summary, f.origin, f.extractor, f.extractor_version, f.confidence{added}
 FROM finding f
 JOIN article a ON a.id = f.article_id
 JOIN intervention i ON i.id = f.intervention_id
@@ -267,25 +268,29 @@ def aggregate(frame: pd.DataFrame) -> dict[str, object]:
 
     Returns:
         studies, findings, patients, responders, evaluable, response_rate, ci_low, ci_high,
-        supporting, mixed, null, harmful, unclear, best_design, latest_year, contradicted.
+        supporting, mixed, null, harmful, unclear, best_design, primary_design, latest_year,
+        contradicted, certainty, certainty_reasons. A count no finding reports is None, never
+        0 (patients with no number treated; responders and evaluable with no responder count).
     """
     primary = frame[~frame["study_design"].isin(SECONDARY_DESIGNS)]
-    patients = 0
-    responders = evaluable = 0
+    patients: int | None = None
+    responders: int | None = None
+    evaluable: int | None = None
     for _, group in primary.groupby("article_id"):
         treated = group["n_treated"].dropna()
         if not treated.empty:
-            patients += int(treated.max())
+            patients = (patients or 0) + int(treated.max())
         both = group.dropna(subset=["n_treated", "n_responded"])
         if not both.empty:
             pick = both.sort_values(["n_treated", "n_responded"], ascending=[False, True]).iloc[0]
-            evaluable += int(pick["n_treated"])
-            responders += int(pick["n_responded"])
-    rate, ci_low, ci_high = pooled_rate(responders, evaluable)
+            if int(pick["n_treated"]):
+                evaluable = (evaluable or 0) + int(pick["n_treated"])
+                responders = (responders or 0) + int(pick["n_responded"])
+    rate, ci_low, ci_high = pooled_rate(responders or 0, evaluable or 0)
     counted = frame["response"].map(DIRECTION).value_counts()
     tally = {d: int(counted.get(d, 0)) for d in DIRECTIONS}
     years = frame["year"].dropna()
-    return {
+    row: dict[str, object] = {
         "studies": int(frame["article_id"].nunique()),
         "findings": len(frame),
         "patients": patients,
@@ -296,9 +301,15 @@ def aggregate(frame: pd.DataFrame) -> dict[str, object]:
         "ci_high": ci_high,
         **tally,
         "best_design": best_design(list(frame["study_design"])),
+        "primary_design": best_design(list(primary["study_design"])),
         "latest_year": int(years.max()) if not years.empty else None,
         "contradicted": is_contradicted(tally),
     }
+    if frame.empty:
+        return row | {"certainty": None, "certainty_reasons": []}
+    indirect = bool(frame["context_id"].isna().all()) if "context_id" in frame else False
+    certainty, reasons = rate_certainty(row, indirect=indirect)
+    return row | {"certainty": certainty, "certainty_reasons": reasons}
 
 
 def treatments_for(
@@ -323,8 +334,13 @@ def treatments_for(
         patients, responders, evaluable, response_rate, ci_low, ci_high, supporting, mixed,
         null, harmful, unclear, best_design, latest_year, contradicted (supporting findings
         alongside null or harmful ones), combinations (ids of the combinations containing
-        the intervention: listed here, counted in their own rows). Ranked by best design,
-        then number of studies, then patients.
+        the intervention: listed here, counted in their own rows), primary_design (the
+        strongest design among primary studies), certainty (high, moderate, low or very low,
+        :mod:`kb.certainty`) and certainty_reasons. A count no study reports is NA, never 0:
+        patients is NA when no primary study gives a number treated, responders and
+        evaluable (and the rate) are NA when none gives both counts. Ranked: rows with
+        patients first, then by certainty, strongest primary design, best design, patients
+        and studies.
 
     Raises:
         ValueError: ``condition`` is not a name (None, say).
@@ -377,11 +393,19 @@ def _treatment_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     result = pd.DataFrame(rows, columns=TREATMENT_COLUMNS)
     if result.empty:
         return result
-    result["_rank"] = result["best_design"].map(DESIGN_RANK)
+    # Rows with patients first (a review-only row never outranks a study with patients),
+    # then by certainty, the strongest primary design, the best design, patients and studies.
+    result["_has_patients"] = result["patients"].notna()
+    result["_certainty"] = result["certainty"].map(certainty_rank)
+    result["_primary"] = result["primary_design"].map(DESIGN_RANK).fillna(99)
+    result["_rank"] = result["best_design"].map(DESIGN_RANK).fillna(99)
+    result["_patients"] = result["patients"].fillna(-1)
+    order = ["_has_patients", "_certainty", "_primary", "_rank", "_patients", "studies"]
     result = result.sort_values(
-        ["_rank", "studies", "patients", "intervention", "level", "intervention_id"],
-        ascending=[True, False, False, True, True, True],
-    ).drop(columns="_rank")
+        [*order, "intervention", "level", "intervention_id"],
+        ascending=[False, True, True, True, False, False, True, True, True],
+        kind="stable",
+    ).drop(columns=[c for c in order if c.startswith("_")])
     return _typed(result.reset_index(drop=True))
 
 

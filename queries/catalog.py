@@ -54,6 +54,14 @@ def condition_contexts(*, db: DB = None) -> pd.DataFrame:
         ),
         engine,
     )
+    # Other names and abbreviations, shown on the pages so that search finds them.
+    names = {
+        (kind, r.id): as_list(r.synonyms)
+        for kind, table in (("condition", "condition"), ("context", "disease_context"))
+        for r in pd.read_sql(text(f"SELECT id, synonyms FROM {table}"), engine).itertuples()  # noqa: S608 (constants)
+    }
+    pairs["condition_synonyms"] = [names.get(("condition", c), []) for c in pairs["condition_id"]]
+    pairs["context_synonyms"] = [names.get(("context", c), []) if c else [] for c in pairs["context_id"]]
     counts = pd.read_sql(
         text("SELECT condition_id, context_id, COUNT(*) AS n FROM finding GROUP BY condition_id, context_id"),
         engine,

@@ -41,7 +41,15 @@ from queries.catalog import articles
 from queries.db import DB, connect
 from queries.links import doi_url, pubmed_url, safe_url
 
-__all__ = ["EXPORT_FORMATS", "bibtex_entries", "export_tables", "ris_records", "write_exports"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "bibtex_entries",
+    "csv_frame",
+    "export_tables",
+    "plain_value",
+    "ris_records",
+    "write_exports",
+]
 
 #: Export formats and the files each writes.
 EXPORT_FORMATS: dict[str, tuple[str, ...]] = {
@@ -74,7 +82,7 @@ def write_exports(out_dir: Path | str, formats: str | Iterable[str] = "all", *, 
     if "csv" in chosen:
         for name, frame in tables.items():
             path = out / f"{name}.csv"
-            _csv(frame).to_csv(path, index=False, lineterminator="\n")
+            csv_frame(frame).to_csv(path, index=False, lineterminator="\n")
             written.append(path)
     if "json" in chosen:
         data = {name: [_plain_row(r) for r in frame.to_dict("records")] for name, frame in tables.items()}
@@ -118,7 +126,8 @@ def export_tables(*, db: DB = None) -> dict[str, pd.DataFrame]:
     aggregates = pd.DataFrame(rows, columns=columns)
     for column in ("response_rate", "ci_low", "ci_high"):
         aggregates[column] = aggregates[column].astype(float)
-    aggregates["latest_year"] = aggregates["latest_year"].astype("Int64")
+    for column in ("patients", "responders", "evaluable", "latest_year"):
+        aggregates[column] = aggregates[column].astype("Int64")  # not reported stays empty, never 0
     return {
         "findings": findings(db=db).sort_values("finding_id").reset_index(drop=True),
         "articles": articles(db=db).sort_values("id").reset_index(drop=True),
@@ -141,7 +150,7 @@ def defuse_formula(value: object) -> object:
     return value
 
 
-def _csv(frame: pd.DataFrame) -> pd.DataFrame:
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with list cells joined by ``"; "`` and text cells defused (:func:`defuse_formula`)."""
     copy = frame.copy()
     for column in copy.columns:
@@ -153,13 +162,13 @@ def _csv(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in row.items()}
+    return {k: plain_value(v) for k, v in row.items()}
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-ready value: numpy scalars as Python ones, NaN and NA as None."""
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if hasattr(value, "item"):
         value = value.item()
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -171,7 +180,7 @@ def _plain(value: Any) -> Any:
 
 
 def _one_line(value: object) -> str:
-    return "" if _plain(value) is None else re.sub(r"\s+", " ", str(value)).strip()
+    return "" if plain_value(value) is None else re.sub(r"\s+", " ", str(value)).strip()
 
 
 def _link(article: dict[str, Any]) -> str:

@@ -21,15 +21,12 @@ from sqlalchemy import Engine
 
 from kb.aggregate import aggregate_evidence
 from queries import api, catalog
-from queries.charts import DESIGN_ABBREVIATIONS, HEAT_LEVELS, heat_cell
-from queries.gaps import gaps
 from queries.graphs import treatment_graph
 from queries.terms import intervention_via
 
 __all__ = [
     "SiteData",
     "condition_page",
-    "gap_matrix",
     "graph_data",
     "missing",
     "records",
@@ -153,10 +150,21 @@ class SiteData:
 
     def covered(self, intervention_id: str | None, class_id: str | None) -> list[str]:
         """Findings about an intervention or class, as :func:`queries.findings` selects them."""
+        return self.findings_of(self.covered_positions(intervention_id, class_id))
+
+    def covered_positions(self, intervention_id: str | None, class_id: str | None) -> list[int]:
+        """Positions in :attr:`findings` of the findings :meth:`covered` lists."""
         kinds = {i["id"]: (i["kind"], i["class_id"]) for i in self.interventions}
         components = [(i["id"], c) for i in self.interventions for c in i["components"]]
         via = intervention_via(kinds, components, intervention_id, class_id)
-        return self.findings_of(n for i in via for n in self.by_intervention.get(i, []))
+        return sorted({n for i in via for n in self.by_intervention.get(i, [])})
+
+    def counted_positions(self, level: str, group_id: str) -> list[int]:
+        """Positions of the findings an aggregate row of ``level`` counts (:mod:`kb.aggregate`):
+        an intervention's own findings, or everything a class rolls up."""
+        if level == "class":
+            return self.covered_positions(None, group_id)
+        return sorted(self.by_intervention.get(group_id, []))
 
 
 def retraction(article: Mapping[str, Any]) -> str | None:
@@ -200,40 +208,6 @@ def refresh_changes(site: SiteData) -> list[dict[str, Any]]:
             added = _by_added(a for a in site.articles if a["added"] is not None and start <= a["added"] <= end)
         runs.append(run | {"added": added[:_NEW_LIMIT], "more": max(0, len(added) - _NEW_LIMIT)})
     return runs
-
-
-def gap_matrix(engine: Engine) -> dict[str, Any]:
-    """The evidence-gap page's matrix: interventions with findings × condition contexts."""
-    long = gaps(form="long", db=engine)
-    columns = long.drop_duplicates("column")[["column", "condition_id", "context_id", "condition", "context"]]
-    header = [
-        c | {"page": condition_page(c["condition_id"], c["context_id"])}
-        for c in records(columns.reset_index(drop=True))
-    ]
-    rows = []
-    for (intervention_id, name, has_findings), cells in long.groupby(
-        ["intervention_id", "intervention", "has_findings"], sort=False
-    ):
-        if not has_findings:
-            continue
-        rows.append(
-            {
-                "intervention_id": intervention_id,
-                "intervention": name,
-                "total": int(cells["findings"].sum()),
-                "cells": [
-                    heat_cell(int(c.findings), int(c.studies), c.best_design) for c in cells.itertuples(index=False)
-                ],
-            }
-        )
-    without = long[~long["has_findings"]].drop_duplicates("intervention_id")
-    return {
-        "columns": header,
-        "rows": rows,
-        "without": records(without[["intervention_id", "intervention"]].sort_values("intervention")),
-        "legend": HEAT_LEVELS,
-        "designs": DESIGN_ABBREVIATIONS,
-    }
 
 
 def graph_data(engine: Engine) -> dict[str, Any]:

@@ -25,16 +25,20 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from kb.certainty import certainty_rank
 from kb.errors import KBError
+from kb.evidence import DESIGN_RANK
 from queries import api
-from queries.charts import rate_bar
+from queries.charts import forest_axis, forest_point, rate_bar
 from queries.db import DB, connect
 from queries.downloads import Download, write_downloads
+from queries.figures import NOT_REPORTED, denominator_text, interval_text, is_sparse
+from queries.forest import ALL_CONTEXTS, UNSPECIFIED, forest_path, forest_rows, in_cell
+from queries.gap_page import gap_matrix
 from queries.links import doi_url, mesh_url, pmc_url, pubmed_url
 from queries.pages import (
     SiteData,
     condition_page,
-    gap_matrix,
     graph_data,
     missing,
     records,
@@ -45,8 +49,9 @@ from queries.pages import (
     whats_new,
 )
 from queries.reference import api_reference, data_dictionary
+from queries.stamp import stamp_text
 
-_HOME_ROWS = 8  # treatments per disease context on the home page
+_HOME_ROWS = 5  # treatments per disease context on the home page
 # Findings listed on a condition page (most recent first); all of them are on the treatments' pages.
 _CONDITION_FINDINGS = 200
 
@@ -106,6 +111,27 @@ def _count(value: object) -> str:
     if missing(value):
         return "–"
     return str(int(value))  # type: ignore[call-overload]
+
+
+def _reported(value: object) -> str:
+    """A count, or NR (not reported): never 0 for a count no study gives."""
+    if missing(value):
+        return NOT_REPORTED
+    return str(int(value))  # type: ignore[call-overload]
+
+
+def _html_page(path: object) -> str:
+    """A generated page's path as the built site names it (``x.md`` → ``x.html``)."""
+    return re.sub(r"\.md$", ".html", str(path))
+
+
+def _design_rank(design: object) -> int:
+    """Sort key of a study design, strongest first (99 for none)."""
+    return DESIGN_RANK.get(str(design), 99) if not missing(design) else 99
+
+
+def _sparse(row: Mapping[str, Any]) -> bool:
+    return is_sparse(row.get("evaluable"), row.get("patients"))
 
 
 def _percent(value: object) -> str:
@@ -172,6 +198,8 @@ def _environment(templates: Path) -> Environment:
         meta_title=meta_title,
         slug=slug,
         count=_count,
+        reported=_reported,
+        html_page=_html_page,
         percent=_percent,
         design=_design,
         code_block=code_block,
@@ -184,7 +212,17 @@ def _environment(templates: Path) -> Environment:
         pmc_url=pmc_url,
         mesh_url=mesh_url,
     )
-    env.globals.update(condition_page=condition_page, rate_bar=rate_bar)
+    env.globals.update(
+        condition_page=condition_page,
+        rate_bar=rate_bar,
+        denominator_text=denominator_text,
+        interval_text=interval_text,
+        sparse=_sparse,
+        certainty_rank=certainty_rank,
+        design_rank=_design_rank,
+        forest_axis=forest_axis,
+        forest_point=forest_point,
+    )
     return env
 
 
@@ -206,38 +244,71 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
     macro = env.get_template("_macros.md.j2").module.finding_row  # type: ignore[attr-defined]
     site.render_row = lambda finding: str(macro(finding, "../"))
     pages: dict[str, str] = {}
-    sections = []
+    sections: list[dict[str, Any]] = []
     context_names = {p["context_id"]: p["context"] for p in site.pairs if p["context_id"]}
     condition_names = {p["condition_id"]: p["condition"] for p in site.pairs}
+    cells: dict[str, dict[str, Any]] = {}
+
+    def with_forest(rows: list[dict[str, Any]], condition_id: str, key: str) -> list[dict[str, Any]]:
+        """``rows`` with the path of each one's forest-plot page, which is then rendered."""
+        condition = condition_names.get(condition_id, condition_id)
+        place = {
+            ALL_CONTEXTS: f"{condition}, all disease contexts",
+            UNSPECIFIED: f"{condition}, disease context mixed or unspecified",
+        }.get(key, f"{condition} in {context_names.get(key, key)}")
+        back = condition_page(condition_id, None if key in (ALL_CONTEXTS, UNSPECIFIED) else key)
+        for row in rows:
+            row["forest"] = forest_path(row["level"], row["intervention_id"], condition_id, key)
+            cells.setdefault(
+                row["forest"], {"row": row, "condition_id": condition_id, "key": key, "place": place, "back": back}
+            )
+        return rows
+
     for pair in site.pairs:
         context = pair["context_id"] or None
+        key = context or ALL_CONTEXTS
         table = api.treatments_for(pair["condition_id"], context=context, include_classes=True, db=engine)
         unspecified = None
         if context is None and pair["unspecified_findings"]:
-            unspecified = records(
-                api.treatments_for(pair["condition_id"], context=api.UNSPECIFIED, include_classes=False, db=engine)
+            unspecified = with_forest(
+                records(
+                    api.treatments_for(pair["condition_id"], context=api.UNSPECIFIED, include_classes=False, db=engine)
+                ),
+                pair["condition_id"],
+                UNSPECIFIED,
             )
         page = condition_page(pair["condition_id"], context)
         positions = site.by_condition.get((pair["condition_id"], context), [])
+        treatments = with_forest(records(table), pair["condition_id"], key)
         pages[page] = env.get_template("condition.md.j2").render(
             pair=pair,
-            treatments=records(table),
+            treatments=treatments,
             unspecified=unspecified,
             findings=site.findings_of(sorted(positions)[:_CONDITION_FINDINGS]),
             total=len(positions),
             depth="../",
         )
-        sections.append({"pair": pair, "page": page, "treatments": records(table[table["level"] == "intervention"])})
+        # A class of one member repeats its member's row: the tables leave it out.
+        shown = [t for t in treatments if t["level"] != "class" or t["interventions"] > 1]
+        sections.append({"pair": pair, "page": page, "treatments": shown})
 
+    # Disease contexts with the most findings first; a condition as a whole after them.
+    sections.sort(key=lambda s: (s["pair"]["context_id"] is None, -s["pair"]["findings"], s["page"]))
     pages["index.md"] = env.get_template("home.md.j2").render(
-        topic=site.topic, counts=site.counts, sections=sections, new=whats_new(site), rows=_HOME_ROWS, depth=""
+        topic=site.topic,
+        counts=site.counts,
+        sections=sections,
+        new=whats_new(site),
+        rows=_HOME_ROWS,
+        stamp=stamp_text(db=engine),
+        depth="",
     )
     pages["conditions/index.md"] = env.get_template("conditions.md.j2").render(pairs=site.pairs, depth="../")
 
     def by_context(level: str, item_id: str) -> list[dict[str, Any]]:
         rows = site.by_context.get((level, item_id), [])
         return [
-            r
+            with_forest([dict(r)], r["condition_id"], r["context_id"] or UNSPECIFIED)[0]
             | {
                 "condition": condition_names.get(r["condition_id"], r["condition_id"]),
                 "context": context_names.get(r["context_id"]) if r["context_id"] else None,
@@ -267,6 +338,22 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             depth="../",
         )
 
+    forest = env.get_template("forest.md.j2")
+    counted: dict[tuple[str, str], list[int]] = {}
+    for path, cell in sorted(cells.items()):
+        row = cell["row"]
+        group = (row["level"], row["intervention_id"])
+        if group not in counted:
+            counted[group] = site.counted_positions(*group)
+        findings = [site.findings[n] for n in counted[group]]
+        label = f"{row['intervention']} (class)" if row["level"] == "class" else str(row["intervention"])
+        pages[path] = forest.render(
+            row=row,
+            cell={"label": label, "place": cell["place"], "condition_page": cell["back"]},
+            findings=forest_rows([f for f in findings if in_cell(f, cell["condition_id"], cell["key"])]),
+            depth="../",
+        )
+
     known = set(site.titles)
     article_page = env.get_template("article.md.j2")
     for row in site.articles:
@@ -281,7 +368,13 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             depth="../",
         )
     pages["articles/index.md"] = env.get_template("articles.md.j2").render(articles=site.articles, depth="../")
-    pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gap_matrix(engine), depth="")
+
+    def forest_html(row: dict[str, Any]) -> str:
+        key = row["context_id"] or UNSPECIFIED
+        return _html_page(forest_path(row["level"], row["intervention_id"], row["condition_id"], key))
+
+    gaps = gap_matrix(site, condition_names, context_names, forest_html)
+    pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gaps, depth="")
     pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_data(engine), depth="")
     pages["downloads.md"] = env.get_template("downloads.md.j2").render(downloads=downloads, depth="")
     pages["changelog.md"] = env.get_template("changelog.md.j2").render(runs=refresh_changes(site), depth="")

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,10 +231,44 @@ HAND_CITATIONS = [
 ]
 
 
+def hand_finding(
+    key: str,
+    article: str,
+    intervention: str,
+    context: str | None,
+    treated: int | None,
+    responded: int | None,
+    response: str,
+    design: str,
+    *,
+    topic: str = "hand",
+    route: str | None = None,
+) -> Any:
+    """A curated calcinosis finding as the hand KB stores them (a :class:`kb.models.FindingRecord`)."""
+    from kb.models import FindingRecord
+
+    return FindingRecord(
+        article_id=article,
+        intervention_id=intervention,
+        condition_id="calcinosis",
+        context_id=context,
+        route=route,
+        n_treated=treated,
+        n_responded=responded,
+        response=response,
+        study_design=design,
+        summary=f"Finding {key}.",
+        origin="curated",
+        extractor="curated",
+        curation_key=f"{topic}:{key}",
+        topic_id=topic,
+    )
+
+
 @pytest.fixture
 def hand_kb(db_url: str) -> str:
     """A database holding the hand-computed KB above; returns its URL."""
-    from kb.models import ArticleRecord, Citation, FindingRecord
+    from kb.models import ArticleRecord, Citation
     from kb.store import Store
     from kb.vocabulary import Vocabulary
 
@@ -241,24 +276,6 @@ def hand_kb(db_url: str) -> str:
     store.save_vocabulary(Vocabulary.model_validate(HAND_VOCABULARY))
     store.save_articles([ArticleRecord(**a) for a in HAND_ARTICLES])
     store.save_citations([Citation(citing_id=a, cited_id=b, source=s) for a, b, s in HAND_CITATIONS])
-    records = [
-        FindingRecord(
-            article_id=article,
-            intervention_id=intervention,
-            condition_id="calcinosis",
-            context_id=context,
-            n_treated=treated,
-            n_responded=responded,
-            response=response,
-            study_design=design,
-            summary=f"Finding {key}.",
-            origin="curated",
-            extractor="curated",
-            curation_key=f"hand:{key}",
-            topic_id="hand",
-        )
-        for key, article, intervention, context, treated, responded, response, design in HAND_FINDINGS
-    ]
-    store.save_curated_findings("hand", records)
+    store.save_curated_findings("hand", [hand_finding(*f) for f in HAND_FINDINGS])
     store.close()
     return db_url

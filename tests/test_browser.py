@@ -155,7 +155,7 @@ def heading(page: Page) -> str:
 
 def column(table: Locator, index: int) -> list[str]:
     """The visible text of one column of a table, top to bottom."""
-    cells = table.locator(f"tbody tr:not([hidden]) td:nth-child({index})")
+    cells = table.locator(f"tbody tr:not([hidden]) > :is(td, th):nth-child({index})")
     return [text.strip() for text in cells.all_inner_texts()]
 
 
@@ -177,7 +177,7 @@ def test_home_leads_to_a_treatment_and_on_to_its_articles(browse: Page, site: st
     article = findings.locator("tbody a[href*='articles/']").first
     title = article.inner_text()
     article.click()
-    browse.wait_for_url("**/articles/*.html")
+    browse.wait_for_url("**/articles/*.html#finding-*")  # the finding's permalink on its article page
     assert heading(browse) == re.sub(r" \(\d{4}\)$", "", title)
     expect(browse.locator("article")).to_contain_text("How it was found")
     assert dialogs == []

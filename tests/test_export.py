@@ -76,7 +76,9 @@ def test_csv_and_json_read_back(hand_kb: str, tmp_path: Path) -> None:
     dil = aggregates[
         (aggregates["intervention_id"] == "diltiazem") & (aggregates["context_id"] == "systemic-sclerosis")
     ]
-    assert dil[["studies", "responders", "evaluable", "contradicted"]].values.tolist() == [[3, 12, 34, True]]
+    assert dil[["studies", "responders", "evaluable", "contradicted"]].values.tolist() == [[3, "12", "34", True]]
+    review = aggregates[aggregates["intervention_id"] == "bisphosphonates"]
+    assert review[["patients", "responders", "evaluable"]].values.tolist() == [["", "", ""]]  # not reported, not 0
     assert dil["combinations"].item() == "diltiazem-pamidronate"
     data = json.loads((tmp_path / "kb.json").read_text(encoding="utf-8"))
     assert sorted(data) == ["aggregates", "articles", "findings"]

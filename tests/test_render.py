@@ -33,7 +33,11 @@ def test_rate_bar_places_the_rate_and_its_interval_on_a_0_to_100_axis() -> None:
     svg = rate_bar(3, 12, 0.25, 0.089, 0.532)
     assert svg.startswith('<svg class="kb-bar"') and svg.endswith("</svg>")
     assert "3/12 responded: 25% (95% CI 9%–53%)" in svg
-    assert 'data-sort="0.2500"' in svg
+    assert 'data-sort="0.0890"' in svg, "sorted by the interval's lower end: a 1/1 does not top 12/40"
+    one, many = rate_bar(1, 1, 1.0, 0.21, 1.0), rate_bar(20, 40, 0.5, 0.35, 0.65)
+    assert float(one.split('data-sort="')[1][:6]) < float(many.split('data-sort="')[1][:6])
+    sparse = rate_bar(1, 2, 0.5, 0.09, 0.91, sparse=True)
+    assert sparse.startswith('<svg class="kb-bar kb-bar-sparse"') and "few of the treated patients" in sparse
     assert '<circle class="kb-bar-point" cx="32.0"' in svg  # 4 + 0.25 * 112
     assert "|" not in svg and "\n" not in svg
     assert "fill=" not in svg and "stroke=" not in svg, "colours belong to the stylesheet (light and dark)"
@@ -41,9 +45,11 @@ def test_rate_bar_places_the_rate_and_its_interval_on_a_0_to_100_axis() -> None:
 
 
 def test_heat_cell_marks_gaps_and_levels() -> None:
-    assert "kb-heat-0" in heat_cell(0, 0, None)
-    cell = heat_cell(7, 3, "case_series")
-    assert "kb-heat-3" in cell and "7 findings in 3 studies; best design: case series" in cell and "CS" in cell
+    assert "kb-heat-0" in heat_cell(0, None, None)
+    cell = heat_cell(7, 30, "case_series", "evidence/x.html")
+    assert "kb-heat-3" in cell and "7 studies, 30 patients treated; best primary design: case series" in cell
+    assert "CS" in cell and '<a href="evidence/x.html">' in cell
+    assert "NR pts" in heat_cell(1, None, "review")
 
 
 def test_script_json_cannot_close_its_script_element() -> None:

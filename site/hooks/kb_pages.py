@@ -21,6 +21,8 @@ from mkdocs.structure.files import File, Files
 from kb.errors import KBError
 from queries.render import build_sources
 from queries.site import check_site_dir, generated_dir, mark_site_dir
+from queries.stamp import stamp_text
+from queries.weight import prune_site
 
 SITE_SOURCES = Path(__file__).resolve().parent.parent
 TEMPLATES = SITE_SOURCES / "templates"
@@ -51,6 +53,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         written = build_sources(TEMPLATES, out_dir)
     except KBError as exc:
         raise PluginError(str(exc)) from exc
+    config.extra["kb_stamp"] = stamp_text()  # "Last updated … · KB revision …" on every page
     for path in written:
         relative = path.relative_to(out_dir).as_posix()
         existing = files.get_file_from_path(relative)
@@ -73,4 +76,5 @@ def on_post_build(config: MkDocsConfig) -> None:
         dest = Path(config.site_dir) / target
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
+    prune_site(Path(config.site_dir))  # source maps and unused search languages: not for readers
     mark_site_dir(Path(config.site_dir))

@@ -58,45 +58,181 @@
       for (var r = 0; r < body.rows.length; r++) {
         var text = body.rows[r].textContent.toLowerCase();
         var keep = words.every(function (w) { return text.indexOf(w) !== -1; });
-        body.rows[r].hidden = !keep;
+        body.rows[r].setAttribute("data-kb-text-hidden", keep ? "0" : "1");
       }
+      applyFilters(table);
     });
     anchor.parentNode.insertBefore(input, anchor);
   }
 
+  /* CSV of a table's visible rows, each text cell guarded as the exports are: a cell a
+   * spreadsheet would run as a formula (=, +, -, @, tab, CR) gets a leading '. */
+  function csvCell(text) {
+    var value = text.replace(/\s+/g, " ").trim();
+    if (/^[=+\-@\t\r]/.test(value) && !/^-?\d+(\.\d+)?%?$/.test(value)) value = "'" + value;
+    return /[",\n]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
+  }
+
+  window.kbCsvCell = csvCell; /* for the browser tests */
+
+  function tableCsv(table) {
+    var lines = [];
+    var head = table.tHead.rows[0];
+    lines.push(Array.prototype.map.call(head.cells, function (c) { return csvCell(c.textContent); }).join(","));
+    var rows = table.tBodies[0].rows;
+    for (var r = 0; r < rows.length; r++) {
+      if (rows[r].hidden) continue;
+      lines.push(Array.prototype.map.call(rows[r].cells, function (c) {
+        var svg = c.querySelector("svg[aria-label]");
+        return csvCell(svg ? svg.getAttribute("aria-label") : c.textContent);
+      }).join(","));
+    }
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  function addDownload(table, bar) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "kb-csv md-button";
+    button.textContent = "Download these rows (CSV)";
+    button.addEventListener("click", function () {
+      var blob = new Blob([tableCsv(table)], { type: "text/csv;charset=utf-8" });
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = (document.title.split(" - ")[0] || "table").replace(/[^A-Za-z0-9]+/g, "-") + ".csv";
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+    });
+    bar.appendChild(button);
+  }
+
+  /* Filters on the columns a findings table marks (data-kb-filter on its rows: design, age
+   * group, route as choices; year as a range). Rows must pass every filter and the text box. */
+  function applyFilters(table) {
+    var body = table.tBodies[0];
+    var state = table.kbFilters || {};
+    for (var r = 0; r < body.rows.length; r++) {
+      var row = body.rows[r];
+      var keep = row.getAttribute("data-kb-text-hidden") !== "1";
+      for (var key in state) {
+        var want = state[key];
+        var value = row.getAttribute("data-" + key) || "";
+        if (key === "year") {
+          var year = parseInt(value, 10);
+          if ((want.from && (!year || year < want.from)) || (want.to && (!year || year > want.to))) keep = false;
+        } else if (want && value !== want) {
+          keep = false;
+        }
+      }
+      row.hidden = !keep;
+    }
+  }
+
+  function choice(table, bar, key, label) {
+    var rows = table.tBodies[0].rows;
+    var values = {};
+    for (var r = 0; r < rows.length; r++) values[rows[r].getAttribute("data-" + key) || ""] = true;
+    var names = Object.keys(values).filter(Boolean).sort();
+    if (names.length < 2) return;
+    var select = document.createElement("select");
+    select.setAttribute("aria-label", label);
+    select.innerHTML = "<option value=''>" + label + ": any</option>";
+    names.forEach(function (n) {
+      var option = document.createElement("option");
+      option.value = n;
+      option.textContent = label + ": " + n.replace(/_/g, " ");
+      select.appendChild(option);
+    });
+    select.addEventListener("change", function () {
+      table.kbFilters[key] = select.value;
+      applyFilters(table);
+    });
+    bar.appendChild(select);
+  }
+
+  function yearRange(table, bar) {
+    ["from", "to"].forEach(function (end) {
+      var input = document.createElement("input");
+      input.type = "number";
+      input.min = "1900";
+      input.max = "2100";
+      input.placeholder = end === "from" ? "Year from" : "Year to";
+      input.setAttribute("aria-label", input.placeholder);
+      input.addEventListener("input", function () {
+        table.kbFilters.year = table.kbFilters.year || {};
+        table.kbFilters.year[end] = parseInt(input.value, 10) || null;
+        applyFilters(table);
+      });
+      bar.appendChild(input);
+    });
+  }
+
+  function addTools(table) {
+    if (table.hasAttribute("data-kb-no-tools")) return; /* the home page's short tables */
+    var anchor = table.closest(".md-typeset__scrollwrap") || table.closest(".kb-gaps-wrap") || table;
+    var bar = document.createElement("div");
+    bar.className = "kb-tools";
+    table.kbFilters = {};
+    if (table.hasAttribute("data-kb-findings")) {
+      choice(table, bar, "design", "Design");
+      yearRange(table, bar);
+      choice(table, bar, "age", "Age group");
+      choice(table, bar, "route", "Route");
+    }
+    addDownload(table, bar);
+    anchor.parentNode.insertBefore(bar, anchor);
+  }
+
   function setUpTables() {
-    var tables = document.querySelectorAll("article table:not([class])");
+    var tables = document.querySelectorAll("article table:not([class]), article table.kb-sortable");
     for (var i = 0; i < tables.length; i++) {
       var table = tables[i];
       if (table.getAttribute("data-kb-ready")) continue;
       if (!prepareTable(table)) continue;
       if (typeof Tablesort !== "undefined") new Tablesort(table);
+      addTools(table);
       addFilter(table);
       table.setAttribute("data-kb-ready", "1");
     }
   }
 
+  /* A palette colour as rgb()/rgba(): Cytoscape rejects the forms Material's variables use
+   * (#000000de, hsla(225deg …)), so the browser resolves them through a probe element. */
   function colour(name, fallback) {
-    var value = getComputedStyle(document.body).getPropertyValue(name).trim();
+    var probe = document.createElement("span");
+    probe.style.color = "var(" + name + ", " + fallback + ")";
+    document.body.appendChild(probe);
+    var value = getComputedStyle(probe).color;
+    probe.remove();
     return value || fallback;
   }
+
+  var CLASS_COLOUR = "rgb(126, 87, 194)";
+  var HARMFUL_COLOUR = "rgb(211, 47, 47)";
 
   function graphStyle() {
     var text = colour("--md-default-fg-color", "#333");
     var faint = colour("--md-default-fg-color--lighter", "#999");
+    var ground = colour("--md-default-bg-color", "#fff");
+    var primary = colour("--md-primary-fg-color", "#00695c");
+    var accent = colour("--md-accent-fg-color", "#ff6e42");
     return [
       { selector: "node", style: {
         "label": "data(label)", "font-size": 9, "color": text, "width": 10, "height": 10,
-        "background-color": colour("--md-accent-fg-color", "#ff6e42"), "text-valign": "bottom" } },
+        "text-background-color": ground, "text-background-opacity": 0.75, "text-background-padding": 1,
+        "min-zoomed-font-size": 7, "background-color": accent, "text-valign": "bottom" } },
       { selector: "node[kind = 'condition']", style: {
-        "width": 34, "height": 34, "font-size": 14, "font-weight": "bold",
-        "background-color": colour("--md-primary-fg-color", "#009485") } },
+        "width": 34, "height": 34, "font-size": 14, "font-weight": "bold", "background-color": primary } },
       { selector: "node[kind = 'class']", style: {
-        "shape": "round-rectangle", "width": 16, "height": 16, "background-color": faint } },
+        "shape": "round-rectangle", "width": 16, "height": 16, "background-color": CLASS_COLOUR } },
       { selector: "edge", style: { "width": 1, "line-color": faint, "curve-style": "haystack", "opacity": 0.6 } },
       { selector: "edge[relation = 'treats']", style: {
-        "width": "mapData(studies, 1, 20, 1, 6)", "line-color": colour("--md-primary-fg-color", "#009485") } },
-      { selector: "edge[relation = 'part_of']", style: { "line-style": "dashed" } },
+        "width": "mapData(studies, 1, 20, 1, 6)", "line-color": faint } },
+      { selector: "edge[relation = 'treats'][supporting > 0]", style: { "line-color": primary } },
+      { selector: "edge[relation = 'treats'][harmful > 0][supporting = 0]", style: { "line-color": HARMFUL_COLOUR } },
+      { selector: "edge[relation = 'treats'][?contradicted]", style: { "line-color": accent, "line-style": "dashed" } },
+      { selector: "edge[relation = 'part_of']", style: { "line-style": "dotted" } },
     ];
   }
 
