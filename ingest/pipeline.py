@@ -242,6 +242,7 @@ def _record(
         route=_route(intervention),
         age_group=extraction.age_group,
         outcome=extraction.outcome,
+        adverse_events=extraction.adverse_events,
         n_treated=extraction.n_treated,
         n_responded=extraction.n_responded,
         response=extraction.response,

@@ -3,6 +3,8 @@ adverse events. The corpora do not score these, so each is tested on sentences w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ingest.extraction import fields
@@ -98,3 +100,30 @@ def test_the_rules_extractor_fills_the_fields() -> None:
     assert finding.age_group == "children"
     assert finding.outcome == "size"
     assert finding.adverse_events == fields.NONE_REPORTED
+
+
+def test_the_pipeline_stores_the_fields(tmp_path: Path) -> None:
+    import queries
+    from ingest.pipeline import build_topic
+    from kb.models import ArticleRecord, ArticleSource
+    from kb.store import Store
+
+    pack = load_topic("calcinosis")
+    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    store = Store.open(url)
+    build_topic(store, pack)
+    abstract = (
+        "We report a 10-year-old girl with juvenile dermatomyositis and calcinosis cutis. "
+        "She was treated with intralesional sodium thiosulfate. "
+        "The calcinosis decreased in size after three months. "
+        "Two injections caused transient pain at the injection site as a side effect."
+    )
+    store.save_articles([ArticleRecord(id="pubmed:1", pmid="1", title="Calcinosis in a child", abstract=abstract)])
+    store.save_article_sources([ArticleSource(article_id="pubmed:1", topic_id=pack.id, kind="seed", detail="")])
+    build_topic(store, pack)
+    store.close()
+    frame = queries.findings(intervention="sodium thiosulfate", db=url)
+    extracted = frame[(frame["origin"] == "extracted") & (frame["article_id"] == "pubmed:1")]
+    assert list(extracted["age_group"]) == ["children"]
+    assert list(extracted["outcome"]) == ["size"]
+    assert "side effect" in str(extracted["adverse_events"].iloc[0])
