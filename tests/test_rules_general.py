@@ -214,6 +214,7 @@ def test_the_sentence_counts_its_own_denominator_before_the_cohort() -> None:
 
 def test_predictors_of_an_outcome_are_not_an_outcome() -> None:
     assert cues.NOT_A_RESULT.search("Independent predictors for worsening of the ulcers were age and delay")
+    assert cues.NOT_A_RESULT.search("The cause remains unclear and no effective therapy is currently available.")
 
 
 def test_a_class_is_recognised_by_its_target_however_it_is_written() -> None:

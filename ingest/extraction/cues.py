@@ -187,7 +187,8 @@ NOT_A_RESULT = cue(
     r"\b(?:aim|aims|aimed|purpose|objective|sought|hypothes[ie]s|hypothesi[sz]ed|we\s+(?:evaluat|assess|investigat|compar|test)\w*"
     r"|to\s+(?:evaluate|assess|determine|investigate|describe|compare|examine|identify|study)|were\s+(?:recorded|collected|assessed|measured)"
     r"|was\s+(?:recorded|defined)|data\s+(?:were|was)\s+\w+ed|inclusion\s+criteria|generally|usually|typically"
-    r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe)|predictors?\s+(?:of|for)|risk\s+factors?\s+(?:of|for))\b",
+    r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe)|predictors?\s+(?:of|for)|risk\s+factors?\s+(?:of|for)"
+    r"|no\s+(?:\w+\s+)?(?:effective|established|standard|specific|approved|curative)\s+(?:therapy|therapies|treatments?|cure))\b",
     _I,
 )
 #: Slowing or preventing the progression of existing disease is a treatment outcome, not prevention.
