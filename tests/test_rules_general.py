@@ -299,6 +299,9 @@ def test_a_list_given_in_a_case_is_one_combination_unless_it_failed() -> None:
         ("After inconclusive conventional treatment, the drug reduced the ulcer size.", "improved"),
         ("The results of the treatment were inconclusive.", "unclear"),
         ("Lung function did not differ between the two groups.", "none"),
+        ("Lung function remained stable.", "none"),
+        ("The deposits stopped progressing.", "none"),
+        ("The ulcers healed and the disease remained stable.", "improved"),
     ],
 )
 def test_negation_and_doubt_read_in_their_scope(clause: str, expected: str) -> None:
@@ -343,3 +346,18 @@ def test_a_treatment_declined_or_tapered_is_not_a_finding_of_its_own() -> None:
         "A woman had calcinosis cutis. She received high doses of diltiazem, and the nodules shrank.", "A case"
     )
     assert [d for d, _, _, _ in given] == ["diltiazem"]
+
+
+def test_a_slowed_decline_is_a_benefit_against_placebo_and_stabilisation_without_one() -> None:
+    cohort = rows(
+        "We reviewed 30 patients with calcinosis cutis given sodium thiosulfate. Sodium thiosulfate slowed "
+        "the progression of the deposits.",
+        "Sodium thiosulfate for calcinosis cutis: a retrospective cohort",
+    )
+    trial = rows(
+        "Patients with calcinosis cutis were randomly assigned to sodium thiosulfate or placebo. Sodium "
+        "thiosulfate slowed the progression of the deposits compared with placebo.",
+        "Sodium thiosulfate for calcinosis cutis: a randomised controlled trial",
+    )
+    assert [r for _, _, r, _ in cohort] == ["none"]
+    assert [r for _, _, r, _ in trial] == ["improved"]

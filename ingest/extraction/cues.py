@@ -143,6 +143,14 @@ UNCLEAR = cue(
     r"|\blimited\s+evidence\b",
     _I,
 )
+#: Stabilisation and halted progression: neither better nor worse ("remained stable",
+#: "stabilised", "no further progression", "halted the progression").
+STABLE = cue(
+    r"\b(?:remain(?:ed|s)?|was|were|stayed|kept)\s+(?:\w+\s+)?(?:stable|unchanged)\b|\bstabili[sz](?:ed|ation|ing|es)\b"
+    r"|\b(?:halted|arrested|stopped|ceased)\s+(?:the\s+)?(?:\w+\s+)?progress\w*|\bstopped\s+progressing\b"
+    r"|\bno\s+(?:further\s+)?progression\b|\bprogression\s+(?:ceased|stopped|halted)\b",
+    _I,
+)
 PARTIAL = cue(r"\b(?:partial(?:ly)?|near[- ]complete|nearly\s+complete|almost\s+complete|incomplete)\b", _I)
 COMPLETE = cue(
     r"\bcomplete(?:ly)?\s+(?:\w+\s+)?(?:resolution|resolved|remission|healing|healed|disappearance|disappeared|response|regression|recovery)\b"

@@ -623,6 +623,8 @@ def _candidates(
             continue
         if response in {"improved", "complete", "partial"} and _is_comparator(sentence, groups, group):
             continue  # "reduced mortality with rituximab compared to TNF inhibitors": what it was compared with
+        if response == "improved" and doc.design != "rct" and _only_slowed(clause):
+            response = "none"  # "slows the decline" without a comparator: stabilisation
         if (
             response == "improved"
             and doc.design == "case_report"
@@ -678,6 +680,19 @@ def _is_comparator(sentence: Sentence, groups: list[_Group], group: _Group) -> b
     between = sentence.text[earlier[-1].end - sentence.start : group.start - sentence.start]
     words = between.split()
     return len(words) <= 8 and _COMPARATOR_BEFORE.search(" ".join(words[-4:]) + " ") is not None
+
+
+#: Slowing a decline: a benefit against a comparator, stabilisation without one.
+_SLOWED = cue(r"\bslow(?:ed|s|ing)?\s+(?:the\s+)?(?:rate\s+of\s+)?(?:decline|progression|deterioration)\b", re.I)
+
+
+def _only_slowed(clause: str) -> bool:
+    """Whether the clause's only favourable words are a slowed decline."""
+    slowed = _SLOWED.search(clause)
+    if slowed is None:
+        return False
+    rest = clause[: slowed.start()] + " " * (slowed.end() - slowed.start()) + clause[slowed.end() :]
+    return cues.POSITIVE.search(rest) is None and cues.COMPLETE.search(rest) is None
 
 
 #: Words of a full resolution ("the ulcers healed", "induced remission").
@@ -763,6 +778,8 @@ def _response(text: str) -> str | None:
     positive = cues.POSITIVE.search(text) or favourable_despite_negation or cues.COMPLETE.search(text)
     if cues.UNCLEAR.search(text) and (positive or _ABOUT_TREATMENT.search(text)):
         return "unclear"
+    if cues.STABLE.search(text) and not (positive and not cues.STABLE.search(positive.group())):
+        return "none"  # stabilisation, halted progression: no improvement (the corpora's convention too)
     if not positive:
         return None
     if cues.PARTIAL.search(text):
