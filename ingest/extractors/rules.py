@@ -778,8 +778,11 @@ def _response(text: str) -> str | None:
     positive = cues.POSITIVE.search(text) or favourable_despite_negation or cues.COMPLETE.search(text)
     if cues.UNCLEAR.search(text) and (positive or _ABOUT_TREATMENT.search(text)):
         return "unclear"
-    if cues.STABLE.search(text) and not (positive and not cues.STABLE.search(positive.group())):
-        return "none"  # stabilisation, halted progression: no improvement (the corpora's convention too)
+    stable = cues.STABLE.search(text)
+    if stable:
+        rest = text[: stable.start()] + " " * (stable.end() - stable.start()) + text[stable.end() :]
+        if not (cues.POSITIVE.search(rest) or cues.COMPLETE.search(rest) or cues.NO_NEW.search(rest)):
+            return "none"  # stabilisation, halted progression: no improvement (the corpora's convention too)
     if not positive:
         return None
     if cues.PARTIAL.search(text):
