@@ -361,3 +361,16 @@ def test_a_slowed_decline_is_a_benefit_against_placebo_and_stabilisation_without
     )
     assert [r for _, _, r, _ in cohort] == ["none"]
     assert [r for _, _, r, _ in trial] == ["improved"]
+
+
+def test_counts_of_included_patients_and_of_an_arm_written_before_its_drug() -> None:
+    lexicon = topic_lexicon(BARE)
+    included = "Methods: Forty patients were included. Results: The nodules shrank with sodium thiosulfate."
+    (finding,) = get("rules")(ArticleText("t", "Sodium thiosulfate for calcinosis cutis", included), lexicon)
+    assert finding.n_treated == 40
+    arms = (
+        "Patients with calcinosis cutis were randomly assigned to diltiazem or placebo. Evaluable subjects "
+        "(31 diltiazem; 30 placebo) were followed. Pain improved with diltiazem compared with placebo."
+    )
+    (trial,) = get("rules")(ArticleText("t", "Diltiazem for calcinosis cutis: a randomised trial", arms), lexicon)
+    assert trial.n_treated == 31

@@ -77,7 +77,8 @@ RESPONDED_IN = cue(
 #: "We report four cases", "in seven patients with", "Of the 34 patients that received".
 TREATED = cue(
     rf"\b(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PEOPLE}\b(?:[^.;]{{0,60}}?)\b(?:were\s+|was\s+|have\s+been\s+|had\s+been\s+|who\s+|that\s+)?"
-    r"(?:treated|received|receiving|underwent|undergoing|given|prescribed|managed|injected)\b",
+    r"(?:treated|received|receiving|underwent|undergoing|given|prescribed|managed|injected|included|enrolled|recruited"
+    r"|studied|analy[sz]ed|evaluated)\b",
     _I,
 )
 REPORTED = cue(

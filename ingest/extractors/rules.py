@@ -847,6 +847,10 @@ _GIVEN_AFTER = cue(
 )
 
 
+#: An arm's count written before its drug: "Evaluable subjects (72 CYC; 73 placebo)".
+_ARM_COUNT = cue(r"[(;,]\s*(?P<n>\d{1,5})\s+$")
+
+
 def _treated_with(doc: _Article, group: _Group) -> int | None:
     """How many patients the article says were given the group's intervention: "13 patients
     received infliximab", "the rituximab group (n = 24)"; None when it does not say."""
@@ -855,7 +859,9 @@ def _treated_with(doc: _Article, group: _Group) -> int | None:
         for m in mentions:
             if m.kind != "intervention" or m.id not in ids:
                 continue
-            before = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start])
+            before = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start]) or _ARM_COUNT.search(
+                doc.text[max(0, m.start - 12) : m.start]
+            )
             after = _GIVEN_AFTER.match(doc.text[m.end : m.end + 80])
             for found in (before, after):
                 if found:
