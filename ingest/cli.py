@@ -180,7 +180,7 @@ def fetch(
     from ingest.entrez import EntrezClient, EntrezConfig
     from ingest.errors import FetchError
     from ingest.fetch import fetch_into_store
-    from ingest.pipeline import extract_findings
+    from ingest.pipeline import extract_findings, sync_pack
     from kb.store import Store
     from kb.topic import load_topic
 
@@ -189,13 +189,15 @@ def fetch(
     if datetype not in ("edat", "mdat", "pdat"):
         raise typer.BadParameter("use edat, mdat or pdat", param_hint="--datetype")
     try:
+        pack = load_topic(topic)
         client = EntrezClient(EntrezConfig.from_env(email=email, rate=rate), RawCache(cache_dir), offline=offline)
         store = Store.open(db)
         _opened(store)
+        sync_pack(store, pack)  # the vocabulary findings refer to, on an empty KB too
         report = fetch_into_store(
             client,
             store,
-            _topic_id(topic),
+            pack.id,
             pmids=pmid or [],
             query=query,
             since=_parse_date(since, "--since"),
@@ -204,7 +206,7 @@ def fetch(
             refs_depth=refs_depth,
             cited_by_depth=cited_by_depth,
         )
-        extracted = extract_findings(store, load_topic(topic))
+        extracted = extract_findings(store, pack)
         store.refresh_summary()
         store.close()
     except (KBError, IngestError, FetchError) as exc:
@@ -355,6 +357,22 @@ def runs(
         console.print(f"run {run.id}: {run.message}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def status(db: DbOption = None) -> None:
+    """What a maintainer asks first: schema revision, topics and sizes, last refreshes, unreviewed findings, backups.
+
+    Never writes and never creates a database.
+    """
+    from queries.status import kb_status
+
+    try:
+        found = kb_status(db)
+    except KBError as exc:
+        raise _fail(exc) from exc
+    for line in found.lines():
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 @app.command("upgrade")
 def upgrade_command(db: DbOption = None) -> None:
     """Upgrade a KB written by an older version to this version's schema.
@@ -413,16 +431,20 @@ def ingest_command(
     is read; the command then exits 1. Re-running is safe: records are upserted.
     """
     from ingest.fetch import ingest_files
+    from ingest.pipeline import sync_pack
     from kb.store import Store
+    from kb.topic import load_topic
 
     try:
         paths = _xml_files(files)
     except FileNotFoundError as exc:
         raise _fail(exc) from exc
     try:
+        pack = load_topic(topic)
         store = Store.open(db)
         _opened(store)
-        report = ingest_files(store, paths, _topic_id(topic))
+        sync_pack(store, pack)  # the topic's vocabulary and curated records, on an empty KB too
+        report = ingest_files(store, paths, pack.id)
         store.refresh_summary()
         store.close()
     except (KBError, IngestError) as exc:
@@ -457,12 +479,6 @@ def _xml_files(given: list[Path]) -> list[Path]:
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")
     return paths
-
-
-def _topic_id(topic: str) -> str:
-    from kb.topic import load_topic
-
-    return load_topic(topic).id
 
 
 @app.command()
