@@ -125,7 +125,7 @@ def extract_findings(
     needed = _vocabulary_for(lexicon, pack, used, new_combinations.values())
     if needed is not None:
         changes += store.save_vocabulary(needed)
-    changes += store.replace_extracted_findings_of(per_article, extractor.name, extractor.version)
+    changes += store.replace_extracted_findings_of(per_article, extractor.name, extractor.version, topic_id=pack.id)
     return changes
 
 

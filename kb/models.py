@@ -444,3 +444,25 @@ class RefreshLock(SQLModel, table=True):
     pid: int = Field(description="Process id of the holder on that host.")
     acquired_at: datetime = Field(description="When the holder took the lock (UTC).")
     heartbeat_at: datetime = Field(description="When the holder last said it is alive (UTC).")
+
+
+# -- several topics in one KB --------------------------------------------------------------
+
+
+class TopicVocabulary(SQLModel, table=True):
+    """One vocabulary entry as one source defines it: a topic's pack, or ``''`` for the general
+    resources the extractors draw on (and entries a KB held before topics were recorded).
+
+    The shared rows (``condition``, ``disease_context``, ``intervention``,
+    ``intervention_class``) are the merge of every source's entry for their id (see
+    :mod:`kb.vocab_merge`), so a topic's pack never overwrites what another topic defined.
+    """
+
+    __tablename__ = "topic_vocabulary"
+
+    topic_id: str = Field(primary_key=True, description="The topic whose pack defines the entry; '' for general.")
+    kind: str = Field(primary_key=True, description="class, intervention, condition or context.")
+    entry_id: str = Field(primary_key=True, description="Id of the vocabulary row the entry is merged into.")
+    entry: dict[str, Any] = Field(
+        default_factory=dict, sa_type=JSON, description="The row's fields as this source defines them."
+    )
