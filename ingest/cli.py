@@ -646,28 +646,31 @@ def train(
     gold: Annotated[list[Path], typer.Option("--gold", help="Gold JSON-lines file; repeat per topic.")],
     topic: Annotated[list[str], typer.Option("--topic", help="The topic pack of each --gold file, in order.")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the model (default: the shipped one).")
+        Path | None, typer.Option("--out", help="Folder to write the models to (default: the shipped ones).")
     ] = None,
 ) -> None:
-    """Train the ranked extractor's model from gold corpora (reproducible: same corpora, same file)."""
+    """Train the learned models from gold corpora: the rules extractor's confidence and the
+    ranked extractor's model (reproducible: same corpora, same files)."""
     from ingest.extraction.protocol import read_gold, training_sets
-    from ingest.extraction.training import train as train_model
-    from ingest.extraction.training import write_model
+    from ingest.extraction.training import train as train_ranked
+    from ingest.extraction.training import train_confidence, write_models
     from kb.topic import load_topic
 
     if len(topic) != len(gold):
         raise _fail(IngestError(f"give one --topic per --gold file ({len(gold)} gold files, {len(topic)} topics)"))
     try:
         loaded = [(load_topic(t), read_gold(g)) for g, t in zip(gold, topic, strict=True)]
-        model = train_model(training_sets(loaded))
-        path = write_model(model, out) if out else write_model(model)
+        sets = training_sets(loaded)
+        confidence, ranked = train_confidence(sets), train_ranked(sets)
+        paths = write_models(confidence, ranked, out)
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
-    console.print(
-        f"wrote {path.as_posix()}: {len(model.features)} features, threshold {model.threshold:.2f}, "
-        f"trained on {', '.join(model.trained_on)}",
-        highlight=False,
-    )
+    for path, model in zip(paths, (confidence, ranked), strict=True):
+        console.print(
+            f"wrote {path.as_posix()}: {len(model.features)} features, threshold {model.threshold:.2f}, "
+            f"trained on {', '.join(model.trained_on)}",
+            highlight=False,
+        )
 
 
 vocab_app = typer.Typer(help="The vocabulary: unmapped treatments and mappings recorded in a topic pack.")

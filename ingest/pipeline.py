@@ -201,6 +201,8 @@ def _record(
         condition_id=extraction.condition_id,
         context_id=extraction.context_id,
         route=_route(intervention),
+        age_group=extraction.age_group,
+        outcome=extraction.outcome,
         n_treated=extraction.n_treated,
         n_responded=extraction.n_responded,
         response=extraction.response,

@@ -9,12 +9,14 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ingest.cli import app
+from ingest.extraction.confidence import Model, shipped_confidence
 from ingest.extraction.corpus import read_jsonl
 from ingest.extraction.lexicon import topic_lexicon
 from ingest.extraction.protocol import training_sets
 from ingest.extraction.text import ArticleText
 from ingest.extraction.training import train
-from ingest.extractors.ranked import Model, extractor_with, scored_candidates, shipped_model
+from ingest.extractors import rules
+from ingest.extractors.ranked import extractor_with, scored_candidates, shipped_model
 from kb.topic import load_topic
 
 PACK = load_topic("calcinosis")
@@ -36,6 +38,12 @@ ARTICLES = [
         "title": "Sodium thiosulfate for calciphylaxis",
         "abstract": "A man with calciphylaxis on hemodialysis received sodium thiosulfate. The wounds healed.",
         "gold": [{"drug_norm": "sodium thiosulfate", "condition_norm": "calciphylaxis"}],
+    },
+    {  # the annotator read this as another context than the rules will: a wrong finding to learn from
+        "id": "r4",
+        "title": "Colchicine for calcinosis cutis",
+        "abstract": "A woman with calcinosis cutis received colchicine. The calcinosis improved.",
+        "gold": [{"drug_norm": "colchicine", "condition_norm": "calcinosis (dermatomyositis)"}],
     },
 ]
 
@@ -79,11 +87,23 @@ def test_the_model_decides_what_is_kept_and_its_probability_is_the_confidence() 
     assert extractor_with(Model(("in_title",), (0.0,), -5.0, 0.5))(article, lexicon) == []
 
 
-def test_the_shipped_model_loads_and_kb_train_writes_one(tmp_path: Path) -> None:
+def test_the_shipped_models_load_and_kb_train_writes_both(tmp_path: Path) -> None:
     assert shipped_model().trained_on == ("calcinosis", "pyoderma-gangrenosum", "ssc-ild")
-    out = tmp_path / "model.json"
+    assert shipped_confidence().trained_on == ("calcinosis", "pyoderma-gangrenosum", "ssc-ild")
+    out = tmp_path / "models"
     result = CliRunner().invoke(
         app, ["train", "--gold", str(_gold(tmp_path)), "--topic", "calcinosis", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert Model.from_json(json.loads(out.read_text(encoding="utf-8"))).trained_on == ("calcinosis",)
+    for name in ("ranked.json", "confidence.json"):
+        assert Model.from_json(json.loads((out / name).read_text(encoding="utf-8"))).trained_on == ("calcinosis",)
+
+
+def test_the_rules_confidence_is_the_models_probability_and_never_changes_what_is_found() -> None:
+    article = ArticleText("x", ARTICLES[0]["title"], ARTICLES[0]["abstract"])  # type: ignore[arg-type]
+    lexicon = topic_lexicon(PACK)
+    heuristic = rules.extractor_with(None)(article, lexicon)
+    titled = Model(("in_title",), (4.0,), -2.0, 0.5)
+    learned = rules.extractor_with(titled)(article, lexicon)
+    assert [e.interventions for e in learned] == [e.interventions for e in heuristic] != []
+    assert {e.confidence for e in learned} <= {round(titled.probability({"in_title": v}), 3) for v in (0.0, 1.0)}

@@ -7,8 +7,8 @@ list of (gold file, topic pack) pairs. For each topic:
   intervention table;
 * **held out** (``--folds``): the pack reduced to what a new user would write (its
   interventions and classes removed), and the general table without the rows the held-out
-  topic taught (their ``from`` is its id). Anything learned would be retrained here on the other
-  topics only; the rules extractor learns nothing.
+  topic taught (their ``from`` is its id). Anything learned is retrained here on the other
+  topics only: the ranked extractor's model, and the rules extractor's confidence model.
 
 Precision and recall at confidence thresholds are computed from the held-out predictions only,
 so a threshold read off them is not tuned on the topic it is applied to.
@@ -28,8 +28,8 @@ from ingest.extraction.evaluate import Evaluation, evaluate
 from ingest.extraction.lexicon import Lexicon, topic_lexicon
 from ingest.extraction.resources import general_knowledge
 from ingest.extraction.text import ArticleText, clean
-from ingest.extraction.training import TrainingSet, train
-from ingest.extractors import Extraction
+from ingest.extraction.training import TrainingSet, train, train_confidence
+from ingest.extractors import Extraction, rules
 from ingest.extractors.ranked import NAME as RANKED
 from ingest.extractors.ranked import extractor_with
 from kb.topic import TopicPack, load_topic
@@ -172,31 +172,40 @@ def training_sets(
 def run_protocol(
     pairs: Sequence[tuple[Path, str]], extractor: str, *, folds: bool
 ) -> list[tuple[TopicRun, TopicRun | None]]:
-    """Every topic in-topic and, with ``folds``, held out. A learned extractor (``ranked``) is
-    trained on every topic for the in-topic runs, and on the other topics for each held-out run.
+    """Every topic in-topic and, with ``folds``, held out. What an extractor learns (the
+    ``ranked`` model, the ``rules`` confidence model) is trained on every topic for the in-topic
+    runs, and on the other topics for each held-out run; with a single topic the rules' held-out
+    confidence is their own heuristic score, as nothing is left to learn from.
 
     Raises:
         IngestError, KBError: a gold file or a pack cannot be read, or training fails.
     """
     loaded = [(load_topic(topic), read_gold(path)) for path, topic in pairs]
-    learned = extractor == RANKED
+    trainer = _TRAINERS.get(extractor)
     in_topic_fn: str | ExtractorFn = extractor
-    if learned:
-        in_topic_fn = extractor_with(train(training_sets(loaded)))
+    if trainer is not None:
+        in_topic_fn = trainer(training_sets(loaded))
     out = []
     for (path, _), (pack, articles) in zip(pairs, loaded, strict=True):
         in_topic = run_topic(path, pack, in_topic_fn, held_out=False, articles=articles)
         held = None
         if folds:
             fold_fn: str | ExtractorFn = extractor
-            if learned:
+            if trainer is not None:
                 others = training_sets(loaded, held_out=pack.id)
-                if not others:
+                if not others and extractor == RANKED:
                     raise IngestError("a held-out run of a learned extractor needs at least two topics")
-                fold_fn = extractor_with(train(others))
+                fold_fn = trainer(others) if others else rules.extractor_with(None)
             held = run_topic(path, pack, fold_fn, held_out=True, articles=articles)
         out.append((in_topic, held))
     return out
+
+
+#: How to train what each learned extractor learns, from training sets.
+_TRAINERS: dict[str, Callable[[list[TrainingSet]], ExtractorFn]] = {
+    RANKED: lambda sets: extractor_with(train(sets)),
+    rules.NAME: lambda sets: rules.extractor_with(train_confidence(sets)),
+}
 
 
 def threshold_table(runs: Sequence[TopicRun]) -> list[tuple[float, int, float, float]]:

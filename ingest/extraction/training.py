@@ -1,10 +1,17 @@
-"""Training the ranked extractor's model from gold corpora (``kb train``; ``kb eval --folds``).
+"""Training the learned models from gold corpora (``kb train``; ``kb eval --folds``).
 
-Each (article, candidate) of :func:`ingest.extractors.ranked.scored_candidates` is labelled by
-whether its (drug_norm, condition_norm) pair is one of the article's gold pairs; a logistic
-regression (scikit-learn, ``liblinear`` solver, fixed seed) learns the weights, and the
-threshold is the one that maximises pair F1 on the training topics themselves. The result is a
-few dozen numbers, written as JSON: training twice on the same corpora gives the same file.
+Two models, both logistic regressions (scikit-learn, ``liblinear`` solver, fixed seed) over
+named features, each example labelled by whether its (drug_norm, condition_norm) pair is one of
+the article's gold pairs:
+
+* the **confidence** model of the rules extractor (:mod:`ingest.extraction.confidence`): its
+  examples are the findings the rules make (:func:`ingest.extractors.rules.scored_findings`);
+* the **ranked** extractor's model: its examples are every candidate of
+  :func:`ingest.extractors.ranked.scored_candidates`, and its threshold is the one that
+  maximises pair F1 on the training topics themselves.
+
+Each is a few dozen numbers, written as JSON: training twice on the same corpora gives the
+same file.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import IngestError
+from ingest.extraction.confidence import CONFIDENCE_PATH, Model
 from ingest.extraction.corpus import CorpusArticle, Labeller
 from ingest.extraction.lexicon import Lexicon
-from ingest.extractors.ranked import MODEL_PATH, Model, scored_candidates
+from ingest.extractors.ranked import MODEL_PATH, scored_candidates
+from ingest.extractors.rules import scored_findings
 from kb.topic import TopicPack
 
 SEED = 20261201
@@ -49,27 +58,56 @@ def _rows(data: TrainingSet) -> list[tuple[str, dict[str, float], bool]]:
     return rows
 
 
-def train(sets: Sequence[TrainingSet]) -> Model:
-    """A model learned from ``sets`` (see the module documentation).
+def _finding_rows(data: TrainingSet) -> list[tuple[str, dict[str, float], bool]]:
+    labeller = Labeller(data.pack, data.lexicon)
+    rows = []
+    for item in data.articles:
+        gold = {(g["drug_norm"].strip().lower(), g["condition_norm"].strip().lower()) for g in item.gold or ()}
+        for extraction, values in scored_findings(item.article, data.lexicon):
+            pair = (
+                labeller.drug_norm(extraction.interventions).strip().lower(),
+                labeller.condition_norm(extraction.condition_id, extraction.context_id).strip().lower(),
+            )
+            rows.append((item.article.id, values, pair in gold))
+    return rows
 
-    Raises:
-        IngestError: scikit-learn is missing, or the sets give no positive or no negative example.
-    """
+
+def _fit(rows: list[tuple[str, dict[str, float], bool]], what: str) -> Model:
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise IngestError("training needs scikit-learn: pip install -e .") from exc
-    rows = [row for data in sets for row in _rows(data)]
     labels = [label for _, _, label in rows]
     if not any(labels) or all(labels):
-        raise IngestError("the training corpora give no positive or no negative candidate: check the gold files")
+        raise IngestError(f"the training corpora give no positive or no negative {what}: check the gold files")
     names = tuple(sorted({name for _, values, _ in rows for name in values}))
     matrix = [[values.get(name, 0.0) for name in names] for _, values, _ in rows]
     fitted = LogisticRegression(C=1.0, solver="liblinear", random_state=SEED, max_iter=1000).fit(matrix, labels)
-    model = Model(names, tuple(float(w) for w in fitted.coef_[0]), float(fitted.intercept_[0]), 0.5)
+    return Model(names, tuple(float(w) for w in fitted.coef_[0]), float(fitted.intercept_[0]), 0.5)
+
+
+def train_confidence(sets: Sequence[TrainingSet]) -> Model:
+    """The rules extractor's confidence model learned from ``sets`` (see the module documentation).
+
+    Raises:
+        IngestError: scikit-learn is missing, or the sets give no right or no wrong finding.
+    """
+    model = _fit([row for data in sets for row in _finding_rows(data)], "finding")
+    return Model(model.features, model.weights, model.intercept, 0.5, tuple(sorted(d.topic for d in sets)))
+
+
+def train(sets: Sequence[TrainingSet]) -> Model:
+    """The ranked extractor's model learned from ``sets`` (see the module documentation).
+
+    Raises:
+        IngestError: scikit-learn is missing, or the sets give no positive or no negative example.
+    """
+    rows = [row for data in sets for row in _rows(data)]
+    model = _fit(rows, "candidate")
+    labels = [label for _, _, label in rows]
     probabilities = [model.probability(values) for _, values, _ in rows]
     best = max(_THRESHOLDS, key=lambda t: (_f1(probabilities, labels, t), -abs(t - 0.5)))
-    return Model(names, model.weights, model.intercept, best, tuple(sorted(d.topic for d in sets)))
+    return Model(model.features, model.weights, model.intercept, best, tuple(sorted(d.topic for d in sets)))
 
 
 def _f1(probabilities: Sequence[float], labels: Sequence[bool], threshold: float) -> float:
@@ -82,7 +120,18 @@ def _f1(probabilities: Sequence[float], labels: Sequence[bool], threshold: float
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def write_model(model: Model, path: Path = MODEL_PATH) -> Path:
+def write_models(confidence: Model, ranked: Model, folder: Path | None = None) -> tuple[Path, Path]:
+    """Write the confidence and ranked models into ``folder`` (default: the shipped ones).
+
+    Raises:
+        IngestError: a file cannot be written.
+    """
+    if folder is None:
+        return write_model(confidence, CONFIDENCE_PATH), write_model(ranked, MODEL_PATH)
+    return write_model(confidence, folder / CONFIDENCE_PATH.name), write_model(ranked, folder / MODEL_PATH.name)
+
+
+def write_model(model: Model, path: Path) -> Path:
     """Write a model as JSON (sorted, stable), creating the folder.
 
     Raises:

@@ -42,6 +42,9 @@ class Extraction:
     confidence: float
     intervention_text: str = ""
     condition_text: str = ""
+    age_group: str = "unknown"  # adults, children, mixed or unknown (ingest.extraction.fields)
+    outcome: str | None = None  # the outcome measure the evidence sentence reports
+    adverse_events: str | None = None  # harms or withdrawals as written, or "none reported"
 
 
 class Extractor(Protocol):

@@ -21,17 +21,15 @@ A leave-one-topic-out run (``kb eval --folds``) retrains the model without the h
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from ingest.errors import IngestError
 from ingest.extraction import cues
+from ingest.extraction.confidence import MODELS, Model, read_model
 from ingest.extraction.lexicon import Lexicon
 from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText, Sentence, section_family
@@ -40,7 +38,7 @@ from ingest.extractors import rules as _rules
 
 NAME = "ranked"
 VERSION = "1.0.0"
-MODEL_PATH = Path(__file__).parent / "models" / "ranked.json"
+MODEL_PATH = MODELS / "ranked.json"
 
 _CAUSE = re.compile(
     r"\b(?:induced|triggered|caused|associated\s+with\s+(?:the\s+)?(?:use|start|initiation)|after\s+starting"
@@ -67,40 +65,6 @@ class Candidate:
     sentences: list[tuple[Sentence, tuple[int, int]]] = field(default_factory=list)  # (sentence, group span)
 
 
-@dataclass(frozen=True, slots=True)
-class Model:
-    """A logistic model over named features."""
-
-    features: tuple[str, ...]
-    weights: tuple[float, ...]
-    intercept: float
-    threshold: float
-    trained_on: tuple[str, ...] = ()
-
-    def probability(self, values: dict[str, float]) -> float:
-        z = self.intercept + sum(w * values.get(f, 0.0) for f, w in zip(self.features, self.weights, strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "features": list(self.features),
-            "weights": [round(w, 6) for w in self.weights],
-            "intercept": round(self.intercept, 6),
-            "threshold": round(self.threshold, 4),
-            "trained_on": list(self.trained_on),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Model:
-        return cls(
-            features=tuple(data["features"]),
-            weights=tuple(float(w) for w in data["weights"]),
-            intercept=float(data["intercept"]),
-            threshold=float(data["threshold"]),
-            trained_on=tuple(data.get("trained_on", ())),
-        )
-
-
 @lru_cache(maxsize=1)
 def shipped_model() -> Model:
     """The model trained on every development topic (``kb train``, see the README).
@@ -108,10 +72,7 @@ def shipped_model() -> Model:
     Raises:
         IngestError: the model file is missing or malformed.
     """
-    try:
-        return Model.from_json(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError) as exc:
-        raise IngestError(f"cannot read the ranked extractor's model {MODEL_PATH}: {exc}") from exc
+    return read_model(MODEL_PATH, "the ranked extractor's model")
 
 
 # -- stage 2: candidates ------------------------------------------------------------------------
@@ -225,8 +186,9 @@ def features(doc: _rules._Article, candidate: Candidate, siblings: int) -> dict[
 def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> Extraction:
     """The finding of a kept candidate: the rules extractor's reading when it made one, else the
     candidate's best outcome sentence read with the same cues."""
+    described = _rules.describe(doc)
     if candidate.rules is not None:
-        return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text)
+        return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text, described)
     best: tuple[Sentence, str, int | None, int | None] | None = None
     for sentence, (start, end) in candidate.sentences:
         group = _rules._Group(candidate.ids, start, end, candidate.text)
@@ -256,6 +218,7 @@ def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> E
         end=sentence.end,
         confidence=round(confidence, 3),
         intervention_text=candidate.text,
+        **described.of(candidate.ids, sentence.text),
     )
 
 

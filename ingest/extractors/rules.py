@@ -25,18 +25,23 @@ How an abstract becomes findings:
 from __future__ import annotations
 
 import bisect
+import functools
+import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ingest.extraction import cues
+from ingest.extraction import cues, fields
+from ingest.extraction.confidence import Model, shipped_confidence
 from ingest.extraction.design import study_design
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
@@ -111,8 +116,11 @@ class _Candidate:
     n_responded: int | None
     sentence: Sentence
     score: float
+    signals: dict[str, float] = field(default_factory=dict)  # what the rules saw (features of confidence)
 
-    def extraction(self, ids: tuple[str, ...], design: str, confidence: float, text: str) -> Extraction:
+    def extraction(
+        self, ids: tuple[str, ...], design: str, confidence: float, text: str, described: Described
+    ) -> Extraction:
         """This candidate as an extractor's output, for interventions ``ids``."""
         return Extraction(
             interventions=ids,
@@ -127,6 +135,7 @@ class _Candidate:
             end=self.sentence.end,
             confidence=confidence,
             intervention_text=text,
+            **described.of(self.group.ids, self.sentence.text),
         )
 
 
@@ -151,17 +160,48 @@ class _Article:
 
 @register(NAME, VERSION)
 def extract(article: ArticleText, lexicon: Lexicon) -> list[Extraction]:
-    """Findings of one article (see the module documentation for the rules)."""
+    """Findings of one article (see the module documentation for the rules), each with the
+    confidence the shipped model gives it (:mod:`ingest.extraction.confidence`)."""
+    return extract_with(article, lexicon, shipped_confidence())
+
+
+def extractor_with(model: Model | None) -> Callable[[ArticleText, Lexicon], list[Extraction]]:
+    """The rules extractor with a confidence model (a fold's, or None for the rules' own
+    heuristic score, which is what a confidence model learns from)."""
+    return functools.partial(_extract_with_model, model=model)
+
+
+def _extract_with_model(article: ArticleText, lexicon: Lexicon, *, model: Model | None) -> list[Extraction]:
+    return extract_with(article, lexicon, model)
+
+
+def extract_with(article: ArticleText, lexicon: Lexicon, model: Model | None) -> list[Extraction]:
+    """Findings of one article, their confidence from ``model`` (None: the heuristic score)."""
     doc = _read(article, lexicon)
     if doc is None or cues.about_prevention(doc.title):  # about preventing it, not treating it
         return []
+    return _merge(doc, candidate_findings(doc), model)
+
+
+def candidate_findings(doc: _Article) -> list[_Candidate]:
+    """Every candidate finding of an article, before candidates of one finding are merged."""
     candidates: list[_Candidate] = []
     recent: list[list[_Group]] = []
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
         groups = _groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
         candidates.extend(_candidates(doc, sentence, mentions, groups, recent))
         recent = [*recent[-2:], groups] if groups else recent
-    return _merge(doc, candidates)
+    return candidates
+
+
+def scored_findings(article: ArticleText, lexicon: Lexicon) -> list[tuple[Extraction, dict[str, float]]]:
+    """The article's findings with the features a confidence model weighs (for training one)."""
+    doc = _read(article, lexicon)
+    if doc is None or cues.about_prevention(doc.title):
+        return []
+    candidates = candidate_findings(doc)
+    merged, kept = _merge(doc, candidates, None), _kept(doc, candidates)
+    return [(e, features(doc, c, kept)) for e, c in zip(merged, kept, strict=True)]
 
 
 # -- reading the article ------------------------------------------------------------------
@@ -501,10 +541,24 @@ def _candidates(
                 if response in {"none", "worsened"}
                 else None
             )
-        score = 0.4 + 0.15 * explicit + 0.25 * (n_responded is not None or fraction is not None) + 0.1 * has_target
-        score += {"results": 0.1, "conclusions": 0.03}.get(family, 0.0) - 0.1 * bool(cues.HEDGE.search(clause))
+        counted = n_responded is not None or fraction is not None
+        hedged = bool(cues.HEDGE.search(clause))
+        score = 0.4 + 0.15 * explicit + 0.25 * counted + 0.1 * has_target
+        score += {"results": 0.1, "conclusions": 0.03}.get(family, 0.0) - 0.1 * hedged
+        signals = {
+            "explicit": float(explicit),
+            "counted": float(counted),
+            "names_condition": float(has_target),
+            "hedged": float(hedged),
+            "failed_before": float(bool(failed and failed[0] <= group.start and group.end <= failed[1])),
+            "first_person": float(bool(_FIRST_PERSON.search(text))),
+            f"section_{family or 'none'}": 1.0,
+            f"response_{response}": 1.0,
+        }
         out.append(
-            _Candidate(group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2))
+            _Candidate(
+                group, doc.condition, context, response, n_treated, n_responded, sentence, round(score, 2), signals
+            )
         )
     return out
 
@@ -696,7 +750,9 @@ def _with_counts(
 # -- merging --------------------------------------------------------------------------------
 
 
-def _merge(doc: _Article, candidates: list[_Candidate]) -> list[Extraction]:
+def _kept(doc: _Article, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The best-supported candidate of each (interventions, condition, context), in text order;
+    a class is dropped where the article names one of its members."""
     best: dict[tuple[tuple[str, ...], str, str | None], _Candidate] = {}
     lexicon = doc.lexicon
     named_classes = {
@@ -710,8 +766,68 @@ def _merge(doc: _Article, candidates: list[_Candidate]) -> list[Extraction]:
         key = (c.group.ids, c.condition, c.context)
         if key not in best or c.score > best[key].score:
             best[key] = c
+    return sorted(best.values(), key=lambda c: (c.sentence.start, c.group.ids))
+
+
+def _merge(doc: _Article, candidates: list[_Candidate], model: Model | None) -> list[Extraction]:
     out = []
-    for c in sorted(best.values(), key=lambda c: (c.sentence.start, c.group.ids)):
-        ids = tuple(sorted(lexicon.routed(i, doc.routes.get(i)) for i in c.group.ids))
-        out.append(c.extraction(ids, doc.design, min(c.score, 0.95), c.group.text))
+    described = describe(doc)
+    kept = _kept(doc, candidates)
+    for c in kept:
+        ids = tuple(sorted(doc.lexicon.routed(i, doc.routes.get(i)) for i in c.group.ids))
+        confidence = min(c.score, 0.95) if model is None else round(model.probability(features(doc, c, kept)), 3)
+        out.append(c.extraction(ids, doc.design, confidence, c.group.text, described))
     return out
+
+
+def features(doc: _Article, candidate: _Candidate, kept: list[_Candidate]) -> dict[str, float]:
+    """What the rules saw when they made a finding, as named numbers: the candidate's signals
+    (explicit mention, counts, section, hedge, response, …) and the article's (design, whether
+    the title or the main intervention is this one, how many findings the article gives)."""
+    lexicon = doc.lexicon
+    ids = candidate.group.ids
+    titled = {m.id for m in doc.title_mentions if m.kind == "intervention"}
+    main = {i for g in doc.main for i in g.ids}
+    mentioned = sum(1 for ms in doc.mentions if any(m.id in ids for m in ms))
+    kinds = {lexicon.intervention(i).kind for i in ids}
+    values = dict(candidate.signals)
+    values.update(
+        {
+            f"design_{doc.design}": 1.0,
+            "in_title": float(bool(titled & set(ids))),
+            "main": float(bool(main & set(ids))),
+            "combination": float(len(ids) > 1),
+            "class_level": float(all(_is_class_level(lexicon, i) for i in ids)),
+            "procedure": float("procedure" in kinds),
+            "unmapped": float("unmapped" in kinds),
+            "context_named": float(candidate.context is not None),
+            "log_sentences_naming": math.log1p(mentioned),
+            "log_findings": math.log1p(len(kept)),
+            "rules_score": candidate.score,
+        }
+    )
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """The descriptive fields of an article's findings (:mod:`ingest.extraction.fields`)."""
+
+    age_group: str
+    harms: dict[str, list[str]]
+
+    def of(self, ids: tuple[str, ...], sentence: str) -> dict[str, Any]:
+        """Keyword arguments of an :class:`Extraction` for interventions ``ids`` reported in ``sentence``."""
+        return {
+            "age_group": self.age_group,
+            "outcome": fields.outcome_measure(sentence),
+            "adverse_events": fields.combine_harms(t for i in ids for t in self.harms.get(i, ())),
+        }
+
+
+def describe(doc: _Article) -> Described:
+    """The age group of the article's patients and the harms reported for each intervention."""
+    per_sentence = [{m.id for m in ms if m.kind == "intervention"} for ms in doc.mentions]
+    main = {i for g in doc.main for i in g.ids}
+    harms = fields.harms_by_intervention(fields.adverse_events(doc.sentences), per_sentence, main)
+    return Described(fields.age_group(doc.title, doc.text), harms)
