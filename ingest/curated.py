@@ -90,7 +90,7 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
     """
     path = topic.curated_path
     if not path.is_file():
-        return [], []
+        return _reviewed(topic, set())
     try:
         data = CuratedFile.model_validate(_read_yaml(path) or {})
     except (ValidationError, KBError) as exc:
@@ -148,6 +148,56 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
             problems.append(f"finding {f.key}: {exc}")
     if problems:
         raise IngestError(f"{path}: " + "; ".join(problems))
+    reviewed_articles, reviewed = _reviewed(topic, known_articles)
+    return articles + reviewed_articles, findings + reviewed
+
+
+def _reviewed(topic: TopicPack, known: set[str]) -> tuple[list[ArticleRecord], list[FindingRecord]]:
+    """The pack's accepted and corrected machine findings (``reviews.yaml``) as curated records.
+
+    Their interventions may be general ones (from the shared resources), kept as ids; the
+    evidence sentence is filled in from the KB's abstract by the pipeline, when it holds it.
+    """
+    from ingest.review import load_reviews, summary_of
+
+    reviews = load_reviews(topic)
+    articles = [
+        ArticleRecord(
+            id=a.id,
+            pmid=a.pmid,
+            doi=a.doi,
+            title=a.title,
+            journal=a.journal,
+            year=a.year,
+            authors=list(a.authors),
+            publication_types=list(a.publication_types),
+        )
+        for a in reviews.articles
+        if a.id not in known
+    ]
+    findings = [
+        FindingRecord(
+            article_id=a.article_id,
+            intervention_id=a.intervention_id,
+            condition_id=a.condition_id,
+            context_id=a.context_id,
+            route=a.route,
+            age_group=a.age_group,
+            n_treated=a.n_treated,
+            n_responded=a.n_responded,
+            response=a.response,
+            study_design=a.study_design,
+            outcome=a.outcome,
+            evidence_start=a.evidence.start if a.evidence else None,
+            evidence_end=a.evidence.end if a.evidence else None,
+            summary=summary_of(a),
+            origin="curated",
+            extractor=CURATED_EXTRACTOR,
+            curation_key=f"{topic.id}:{a.review_id}",
+            topic_id=topic.id,
+        )
+        for a in reviews.accepted
+    ]
     return articles, findings
 
 

@@ -68,7 +68,13 @@ def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
     articles, findings = load_curated(pack)
     report = BuildReport(topic=pack.id)
     report.changes["vocabulary"] = store.save_topic(pack)
+    reviewed = [f for f in findings if f.evidence_start is not None or f.intervention_id not in _pack_ids(pack)]
+    if reviewed:
+        general = _vocabulary_for(topic_lexicon(pack), pack, {f.intervention_id for f in reviewed}, ())
+        if general is not None:
+            report.changes["vocabulary"] += store.save_vocabulary(general)
     report.changes["articles"] = store.save_articles(articles, fill_only=True)
+    _fill_evidence(store, pack, findings)
     article_ids = {a.id for a in articles}
     sources = [ArticleSource(article_id=a.id, topic_id=pack.id, kind="curated", detail="") for a in articles]
     sources += [
@@ -79,6 +85,26 @@ def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
     report.changes["sources"] = store.save_article_sources(sources)
     report.changes["findings"] = store.save_curated_findings(pack.id, findings)
     return report
+
+
+def _pack_ids(pack: TopicPack) -> set[str]:
+    return {i.id for i in pack.vocabulary.interventions}
+
+
+def _fill_evidence(store: Store, pack: TopicPack, findings: list[FindingRecord]) -> None:
+    """Give reviewed findings their evidence sentence, read from the KB's abstract when its hash
+    matches the one the pack recorded (the pack never holds the text)."""
+    from ingest.review import load_reviews
+
+    spans = {f"{pack.id}:{a.review_id}": a.evidence for a in load_reviews(pack).accepted if a.evidence}
+    wanted = [f for f in findings if f.curation_key in spans]
+    if not wanted:
+        return
+    abstracts = store.abstracts({f.article_id for f in wanted})
+    for finding in wanted:
+        span = spans[finding.curation_key or ""]
+        assert span is not None
+        finding.evidence = span.sentence_in(abstracts.get(finding.article_id))
 
 
 def extract_findings(
@@ -104,7 +130,10 @@ def extract_findings(
         IngestError: no extractor has that name.
         StoreError: the database rejects a write.
     """
+    from ingest.review import decided_ids, review_id_of
+
     extractor = get(extractor_name)
+    decided = decided_ids(pack)  # accepted, corrected or rejected by a person: never extracted again
     lexicon = topic_lexicon(pack)
     labeller = Labeller(pack, lexicon)
     rows = _articles_to_extract(store, pack.id, article_ids)
@@ -117,9 +146,12 @@ def extract_findings(
         )
         records = []
         for extraction in extractor(article, lexicon):
-            used.update(extraction.interventions)
             intervention = _intervention_id(extraction, labeller, new_combinations)
-            records.append(_record(article, extraction, intervention, pack, extractor.name, extractor.version))
+            record = _record(article, extraction, intervention, pack, extractor.name, extractor.version)
+            if review_id_of(record) in decided:
+                continue
+            used.update(extraction.interventions)
+            records.append(record)
         per_article[article_id] = records
     changes = Changes()
     needed = _vocabulary_for(lexicon, pack, used, new_combinations.values())

@@ -556,6 +556,20 @@ class Store:
                 ).scalar_one()
             )
 
+    def abstracts(self, ids: Iterable[str]) -> dict[str, str]:
+        """The abstracts the KB holds for these article ids (articles without one are left out)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        with self.session() as session:
+            for batch in _chunks(wanted):
+                rows = session.execute(
+                    select(col(Article.id), col(Article.abstract)).where(
+                        col(Article.id).in_(batch), col(Article.abstract).is_not(None)
+                    )
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
     def known_articles(self, ids: Iterable[str]) -> set[str]:
         """Which of these article ids the KB holds."""
         wanted = list(dict.fromkeys(ids))
@@ -730,7 +744,10 @@ def _save_merged(
     With ``forget``, the source's entries of this kind that ``rows`` no longer hold are
     dropped (their rows are re-merged from the other sources, or left as they are).
     """
-    wanted = {r.id: {k: v for k, v in r.model_dump().items() if k != "id"} for r in rows}
+    wanted: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        fields = row.model_dump()
+        wanted[fields.pop("id")] = fields
     mine = {
         e.entry_id: e
         for e in session.execute(
