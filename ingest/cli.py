@@ -505,12 +505,84 @@ def serve(
 
 @app.command()
 def topics() -> None:
-    """List the topic packs bundled with this installation."""
-    from kb.topic import bundled_topics, load_topic
+    """List the topic packs found by name: in KB_TOPICS_PATH folders, then those bundled."""
+    from kb.topic import discover_topics, load_topic
 
-    for name in bundled_topics():
-        pack = load_topic(name)
-        console.print(Text.assemble((name, "bold"), f"  {pack.spec.question}  ({pack.path})"), highlight=False)
+    for found in discover_topics():
+        try:
+            question = load_topic(found.path).spec.question
+        except KBError as exc:
+            question = f"(invalid: {str(exc).splitlines()[0]}; run kb topic check {found.path})"
+        note = f"{found.source}, hidden by the pack of the same name above" if found.shadowed else found.source
+        console.print(
+            Text.assemble((found.name, "bold"), f"  {question}  ({found.path}; {note})"),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+topic_app = typer.Typer(help="Author a topic pack: write a skeleton, check it, document its fields.")
+app.add_typer(topic_app, name="topic")
+
+
+@topic_app.command("new")
+def topic_new(
+    name: Annotated[str, typer.Argument(help="The new topic's name (lower-case, hyphens), e.g. morphea.")],
+    folder: Annotated[Path, typer.Option("--dir", help="Where to create the pack's folder.")] = Path("."),
+) -> None:
+    """Write a commented topic pack skeleton DIR/NAME (topic.yaml, vocabulary.yaml, curated.yaml)."""
+    from ingest.topic_tools import new_pack
+
+    try:
+        target = new_pack(name, folder)
+    except IngestError as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"wrote {target}: edit its files, then run kb topic check {target} and kb build --topic {target}",
+        highlight=False,
+    )
+
+
+@topic_app.command("check")
+def topic_check(
+    path: Annotated[str, typer.Argument(help="A pack folder, or the name of a pack found by name.")],
+) -> None:
+    """Validate a topic pack and print every problem at once, each with its field path and what to write."""
+    from ingest.topic_tools import check_pack
+    from kb.topic import find_topic
+
+    try:
+        folder = find_topic(path) if not Path(path).is_dir() else Path(path)
+    except KBError as exc:
+        raise _fail(exc) from exc
+    problems = check_pack(folder)
+    for problem in problems:
+        console.print(problem.line(), highlight=False, soft_wrap=True)
+    if problems:
+        err.print(
+            Text.assemble(("error:", "bold red"), f" {len(problems)} problem(s) in {folder}"),
+            highlight=False,
+        )
+        raise typer.Exit(code=EXIT_FAILED)
+    console.print(f"{folder}: the pack is valid", highlight=False)
+
+
+@topic_app.command("reference")
+def topic_reference(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the page here (default: standard output).")] = None,
+) -> None:
+    """Print (or write) the topic pack reference: every field, generated from the pack schema."""
+    from ingest.topic_reference import render_reference
+
+    page = render_reference()
+    if out is None:
+        typer.echo(page)
+        return
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(OSError(f"cannot write {out}: {exc.strerror}")) from exc
+    console.print(f"wrote {out}", highlight=False)
 
 
 @app.command()

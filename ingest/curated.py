@@ -29,15 +29,15 @@ class CuratedArticle(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(pattern=_CURIE, description="CURIE: pubmed:PMID, doi:DOI, or local:slug when neither exists.")
-    pmid: str | None = Field(default=None, pattern=r"^\d+$")
-    doi: str | None = Field(default=None, pattern=r"^10\.\S+$")
-    pmcid: str | None = Field(default=None, pattern=r"^PMC\d+$")
-    title: str | None = None
-    journal: str | None = None
-    year: int | None = Field(default=None, ge=1800, le=2100)
-    authors: tuple[str, ...] = ()
-    publication_types: tuple[str, ...] = ()
-    url: str | None = None
+    pmid: str | None = Field(default=None, pattern=r"^\d+$", description="PubMed identifier (digits).")
+    doi: str | None = Field(default=None, pattern=r"^10\.\S+$", description="DOI, without https://doi.org/.")
+    pmcid: str | None = Field(default=None, pattern=r"^PMC\d+$", description="PubMed Central identifier.")
+    title: str | None = Field(default=None, description="Title as published.")
+    journal: str | None = Field(default=None, description="Journal or conference.")
+    year: int | None = Field(default=None, ge=1800, le=2100, description="Year of publication.")
+    authors: tuple[str, ...] = Field(default=(), description="Authors, 'Family Initials' (the first is enough).")
+    publication_types: tuple[str, ...] = Field(default=(), description="PubMed publication types.")
+    url: str | None = Field(default=None, description="Where the record was read, when not PubMed.")
 
     @model_validator(mode="after")
     def _id_matches_identifiers(self) -> CuratedArticle:
@@ -54,17 +54,17 @@ class CuratedFinding(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Stable curation key, unique within the topic.")
-    article: str = Field(pattern=_CURIE)
-    intervention: str
-    condition: str
-    context: str | None = None
-    route: str | None = None
-    age_group: AgeGroup = "unknown"
-    n_treated: int | None = Field(default=None, ge=0)
-    n_responded: int | None = Field(default=None, ge=0)
-    response: Response
-    study_design: StudyDesign
-    outcome: str | None = None
+    article: str = Field(pattern=_CURIE, description="Id of the article (one of the articles listed).")
+    intervention: str = Field(description="Intervention id, name or synonym in the topic's vocabulary.")
+    condition: str = Field(description="Condition id, name or synonym in the topic's vocabulary.")
+    context: str | None = Field(default=None, description="Disease context; empty when mixed or unstated.")
+    route: str | None = Field(default=None, description="Route, when it distinguishes the intervention.")
+    age_group: AgeGroup = Field(default="unknown", description="Who was treated.")
+    n_treated: int | None = Field(default=None, ge=0, description="Patients treated, as the article counts them.")
+    n_responded: int | None = Field(default=None, ge=0, description="Patients responding (at most n_treated).")
+    response: Response = Field(description="The response reported (see the site's Methods page).")
+    study_design: StudyDesign = Field(description="The article's design.")
+    outcome: str | None = Field(default=None, description="What was measured (size, pain, ulcers, …).")
     summary: str = Field(min_length=10, description="One line, in the curator's own words.")
 
     @model_validator(mode="after")
@@ -77,8 +77,8 @@ class CuratedFinding(BaseModel):
 class CuratedFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    articles: tuple[CuratedArticle, ...] = ()
-    findings: tuple[CuratedFinding, ...] = ()
+    articles: tuple[CuratedArticle, ...] = Field(default=(), description="Articles the curated findings cite.")
+    findings: tuple[CuratedFinding, ...] = Field(default=(), description="Curated treatment-response findings.")
 
 
 def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRecord]]:

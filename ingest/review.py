@@ -106,14 +106,14 @@ class ReviewedArticle(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    pmid: str | None = None
-    doi: str | None = None
-    title: str | None = None
-    journal: str | None = None
-    year: int | None = None
-    authors: tuple[str, ...] = ()
-    publication_types: tuple[str, ...] = ()
+    id: str = Field(description="The article's id (CURIE), as in the KB.")
+    pmid: str | None = Field(default=None, description="PubMed identifier.")
+    doi: str | None = Field(default=None, description="DOI.")
+    title: str | None = Field(default=None, description="Title as published.")
+    journal: str | None = Field(default=None, description="Journal or conference.")
+    year: int | None = Field(default=None, description="Year of publication.")
+    authors: tuple[str, ...] = Field(default=(), description="Authors.")
+    publication_types: tuple[str, ...] = Field(default=(), description="PubMed publication types.")
 
 
 class Accepted(BaseModel):
@@ -122,22 +122,22 @@ class Accepted(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     review_id: str = Field(pattern=r"^r-[0-9a-f]{16}$", description="Identity of the machine finding decided on.")
-    decision: Literal["accept", "correct"]
+    decision: Literal["accept", "correct"] = Field(description="accept (unchanged) or correct (fields changed).")
     corrected: tuple[str, ...] = Field(default=(), description="The fields the reviewer changed.")
-    reviewer: str = Field(min_length=1)
-    reviewed_on: date
-    article_id: str
-    intervention_id: str
-    condition_id: str
-    context_id: str | None = None
-    route: str | None = None
-    age_group: str = "unknown"
-    n_treated: int | None = Field(default=None, ge=0)
-    n_responded: int | None = Field(default=None, ge=0)
-    response: str
-    study_design: str
-    outcome: str | None = None
-    evidence: EvidenceSpan | None = None
+    reviewer: str = Field(min_length=1, description="Who decided.")
+    reviewed_on: date = Field(description="When (YYYY-MM-DD).")
+    article_id: str = Field(description="The article the finding is from.")
+    intervention_id: str = Field(description="Intervention id (the topic's or a general one).")
+    condition_id: str = Field(description="Condition id.")
+    context_id: str | None = Field(default=None, description="Disease context id; empty when mixed or unstated.")
+    route: str | None = Field(default=None, description="Route, when it distinguishes the intervention.")
+    age_group: str = Field(default="unknown", description="adults, children, mixed or unknown.")
+    n_treated: int | None = Field(default=None, ge=0, description="Patients treated.")
+    n_responded: int | None = Field(default=None, ge=0, description="Patients responding.")
+    response: str = Field(description="The response (see Methods).")
+    study_design: str = Field(description="The article's design.")
+    outcome: str | None = Field(default=None, description="The outcome measure, where there is one.")
+    evidence: EvidenceSpan | None = Field(default=None, description="Where the evidence sentence is (never its text).")
     extractor: str | None = Field(default=None, description="What made the machine finding (name version).")
 
 
@@ -146,16 +146,16 @@ class Rejected(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    review_id: str = Field(pattern=r"^r-[0-9a-f]{16}$")
-    reason: str = Field(min_length=1)
-    reviewer: str = Field(min_length=1)
-    reviewed_on: date
-    article_id: str
-    intervention_id: str
-    condition_id: str
-    context_id: str | None = None
-    outcome: str | None = None
-    evidence: EvidenceSpan | None = None
+    review_id: str = Field(pattern=r"^r-[0-9a-f]{16}$", description="Identity of the machine finding decided on.")
+    reason: str = Field(min_length=1, description="Why it was rejected.")
+    reviewer: str = Field(min_length=1, description="Who decided.")
+    reviewed_on: date = Field(description="When (YYYY-MM-DD).")
+    article_id: str = Field(description="The article the finding is from.")
+    intervention_id: str = Field(description="Intervention id (the topic's or a general one).")
+    condition_id: str = Field(description="Condition id.")
+    context_id: str | None = Field(default=None, description="Disease context id; empty when mixed or unstated.")
+    outcome: str | None = Field(default=None, description="The outcome measure, where there is one.")
+    evidence: EvidenceSpan | None = Field(default=None, description="Where the evidence sentence is (never its text).")
 
 
 class Reviews(BaseModel):
@@ -163,9 +163,9 @@ class Reviews(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    articles: tuple[ReviewedArticle, ...] = ()
-    accepted: tuple[Accepted, ...] = ()
-    rejected: tuple[Rejected, ...] = ()
+    articles: tuple[ReviewedArticle, ...] = Field(default=(), description="Articles the decisions cite (no abstract).")
+    accepted: tuple[Accepted, ...] = Field(default=(), description="Accepted or corrected findings: curated records.")
+    rejected: tuple[Rejected, ...] = Field(default=(), description="Rejected findings: never extracted again.")
 
 
 def load_reviews(pack: TopicPack) -> Reviews:
