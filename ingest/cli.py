@@ -31,6 +31,7 @@ from kb.errors import KBBusy, KBError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from kb.store import Store
     from kb.topic import TopicPack
 
 app = typer.Typer(
@@ -88,13 +89,28 @@ def _opened(store: object) -> None:
 
 @app.command()
 def build(
-    topic: TopicOption = "calcinosis",
+    topic: Annotated[
+        str | None,
+        typer.Option("--topic", help="Topic pack name or folder (default: calcinosis; see kb topics)."),
+    ] = None,
     db: DbOption = None,
     site_dir: SiteDirOption = Path("build/site"),
     site: Annotated[bool, typer.Option("--site/--no-site", help="Also build the static site.")] = True,
     config: Annotated[Path | None, typer.Option("--config", help="mkdocs.yml to build with.")] = None,
+    all_topics: Annotated[
+        bool,
+        typer.Option(
+            "--all-topics",
+            help="One site for every topic of the KB, with a page per topic; without --topic, every "
+            "topic the KB holds is rebuilt from its pack (found by name).",
+        ),
+    ] = False,
+    reviewed_only: Annotated[
+        bool,
+        typer.Option("--reviewed-only", help="Publish only curated and reviewed findings (the KB is not changed)."),
+    ] = False,
 ) -> None:
-    """Build the KB from a topic pack (offline), then the graph and the static site."""
+    """Build the KB from a topic pack (offline), then the graph and the static site, titled by the topic."""
     from ingest.pipeline import build_topic
     from kb.graph import build_graph
     from kb.store import Store
@@ -102,27 +118,45 @@ def build(
 
     started = time.perf_counter()
     try:
-        pack = load_topic(topic)
         store = Store.open(db)
         _opened(store)
-        report = build_topic(store, pack)
+        if all_topics and topic is None:
+            packs = [load_topic(t) for t in _kb_topics(store)]
+            if not packs:
+                raise KBError("the KB holds no topic yet: build one first with kb build --topic NAME")
+        else:
+            packs = [load_topic(topic or "calcinosis")]
+        reports, notes = [], []
+        for pack in packs:
+            reports.append(build_topic(store, pack))
+            notes += store.vocabulary_notes
         graph = build_graph(store.engine)
         url = store.engine.url.render_as_string(hide_password=True)
         store.close()
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
-    table = Table(title=f"Knowledge base: {url}", show_edge=False)
-    for column in ("rows", "added", "updated", "removed", "unchanged"):
-        table.add_column(column, justify="right" if column != "rows" else "left")
-    for name, changes in report.changes.items():
-        table.add_row(name, *(str(getattr(changes, f)) for f in ("added", "updated", "removed", "unchanged")))
-    console.print(table)
+    for report in reports:
+        table = Table(title=f"Knowledge base: {url} (topic {report.topic})", show_edge=False)
+        for column in ("rows", "added", "updated", "removed", "unchanged"):
+            table.add_column(column, justify="right" if column != "rows" else "left")
+        for name, changes in report.changes.items():
+            table.add_row(name, *(str(getattr(changes, f)) for f in ("added", "updated", "removed", "unchanged")))
+        console.print(table)
+    for note in notes:
+        err.print(Text.assemble(("note:", "bold yellow"), f" vocabulary {note}"), highlight=False)
     console.print(f"Graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges.")
     if site:
         from queries.site import build_site
 
         try:
-            index = build_site(site_dir, db=db, config=config)
+            source = db
+            if reviewed_only:
+                from ingest.review_site import reviewed_only_copy
+
+                source = reviewed_only_copy(
+                    db, site_dir.resolve().with_name(f"{site_dir.resolve().name}-reviewed.sqlite")
+                )
+            index = build_site(site_dir, db=source, config=config, topic=packs[0].id, all_topics=all_topics)
         except KBError as exc:
             raise _fail(exc) from exc
         console.print(
@@ -137,6 +171,13 @@ def build(
             ),
             highlight=False,
         )
+
+
+def _kb_topics(store: Store) -> list[str]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as connection:
+        return list(connection.execute(text("SELECT id FROM topic ORDER BY id")).scalars())
 
 
 CacheOption = Annotated[
@@ -309,7 +350,7 @@ def refresh(
         from queries.site import build_site
 
         try:
-            index = build_site(site_dir, db=db)
+            index = build_site(site_dir, db=db, topic=pack.id)
         except KBError as exc:
             raise _fail(exc) from exc
         console.print(f"site rebuilt: {index}", highlight=False)

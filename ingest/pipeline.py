@@ -19,7 +19,7 @@ from ingest.extraction.lexicon import Lexicon, topic_lexicon
 from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText
 from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, get
-from kb.models import Article, ArticleSource, FindingRecord
+from kb.models import Article, ArticleSource, FindingRecord, ReviewDecision
 from kb.store import Changes, Store
 from kb.topic import TopicPack
 from kb.vocabulary import InterventionSpec, Vocabulary
@@ -84,7 +84,37 @@ def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
     ]
     report.changes["sources"] = store.save_article_sources(sources)
     report.changes["findings"] = store.save_curated_findings(pack.id, findings)
+    report.changes["reviews"] = store.save_review_decisions(pack.id, _decisions(pack))
     return report
+
+
+def _decisions(pack: TopicPack) -> list[ReviewDecision]:
+    from ingest.review import load_reviews
+
+    reviews = load_reviews(pack)
+    rows = [
+        ReviewDecision(
+            topic_id=pack.id,
+            review_id=a.review_id,
+            decision=a.decision,
+            corrected=list(a.corrected),
+            reviewer=a.reviewer,
+            reviewed_on=a.reviewed_on,
+        )
+        for a in reviews.accepted
+    ]
+    rows += [
+        ReviewDecision(
+            topic_id=pack.id,
+            review_id=r.review_id,
+            decision="reject",
+            reviewer=r.reviewer,
+            reviewed_on=r.reviewed_on,
+            reason=r.reason,
+        )
+        for r in reviews.rejected
+    ]
+    return rows
 
 
 def _pack_ids(pack: TopicPack) -> set[str]:

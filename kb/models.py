@@ -466,3 +466,21 @@ class TopicVocabulary(SQLModel, table=True):
     entry: dict[str, Any] = Field(
         default_factory=dict, sa_type=JSON, description="The row's fields as this source defines them."
     )
+
+
+class ReviewDecision(SQLModel, table=True):
+    """A person's decision on a machine finding, loaded from its topic pack's ``reviews.yaml``.
+
+    Accepted and corrected findings are also curated findings; rejected ones are never
+    extracted again. The site's Methods page reports the extractor's precision from these rows.
+    """
+
+    __tablename__ = "review_decision"
+
+    topic_id: str = Field(primary_key=True, description="The topic whose pack records the decision.")
+    review_id: str = Field(primary_key=True, description="The finding's identity for review (r- and 16 hex digits).")
+    decision: str = Field(description="accept, correct or reject.")
+    corrected: list[str] = Field(default_factory=list, sa_type=JSON, description="Fields a correction changed.")
+    reviewer: str = Field(description="Who decided.")
+    reviewed_on: date = Field(description="When.")
+    reason: str | None = Field(default=None, description="Why a finding was rejected.")

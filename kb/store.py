@@ -41,6 +41,7 @@ from kb.models import (
     MissingRecord,
     RefreshRun,
     RefreshWatermark,
+    ReviewDecision,
     Topic,
     TopicVocabulary,
     finding_id,
@@ -259,6 +260,43 @@ class Store:
         if forget:
             self.vocabulary_notes = notes
         return changes
+
+    def save_review_decisions(self, topic_id: str, decisions: Sequence[ReviewDecision]) -> Changes:
+        """Make the topic's review decisions exactly ``decisions`` (as its pack records them)."""
+        with self.session() as session:
+            current = {
+                r.review_id: r
+                for r in session.execute(
+                    select(ReviewDecision).where(col(ReviewDecision.topic_id) == topic_id)
+                ).scalars()
+            }
+            wanted = {d.review_id for d in decisions}
+            stale = [r for rid, r in current.items() if rid not in wanted]
+            for row in stale:
+                session.delete(row)
+            changes = _upsert(session, ReviewDecision, list(decisions))
+            changes.removed += len(stale)
+        return changes
+
+    def copy_from(self, source: Engine) -> int:
+        """Copy every row of another KB at this version's schema into this (new, empty) KB; returns
+        how many rows. Used to publish a variant of a KB (``kb build --reviewed-only``)."""
+        copied = 0
+        with source.connect() as reading, self.engine.begin() as writing:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                writing.execute(delete(table))  # what creating the schema wrote (the KB's state row)
+            for table in SQLModel.metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in reading.execute(select(table))]
+                for batch in _chunks(rows):
+                    writing.execute(insert(table), batch)
+                copied += len(rows)
+        return copied
+
+    def delete_extracted_findings(self) -> Changes:
+        """Remove every machine finding (origin ``extracted``): the KB keeps curated and reviewed ones."""
+        with self.session() as session:
+            result = session.execute(delete(Finding).where(col(Finding.origin) == "extracted"))
+            return Changes(removed=result.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- literature ----------------------------------------------------------------------
 

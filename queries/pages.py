@@ -24,6 +24,7 @@ from queries import api, catalog
 from queries.charts import DESIGN_ABBREVIATIONS, HEAT_LEVELS, heat_cell
 from queries.gaps import gaps
 from queries.graphs import treatment_graph
+from queries.site_topics import site_identity
 from queries.terms import intervention_via
 
 __all__ = [
@@ -104,7 +105,7 @@ class SiteData:
         articles["added"] = articles["id"].map(dict(zip(added["id"], added["added"], strict=True)))
         findings = records(api.findings(db=engine))
         site = cls(
-            topic=catalog.topic(db=engine),
+            topic=site_identity(db=engine),
             counts=catalog.counts(db=engine),
             pairs=records(catalog.condition_contexts(db=engine)),
             interventions=records(interventions),

@@ -1,4 +1,4 @@
-"""topic vocabulary: each source's own entry for a shared vocabulary row
+"""topic vocabulary (each source's own entry for a shared vocabulary row) and review decisions
 
 Revision ID: 0008
 Revises: 0006
@@ -35,6 +35,17 @@ def upgrade() -> None:
         sa.Column('entry', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('topic_id', 'kind', 'entry_id'),
     )
+    op.create_table(
+        'review_decision',
+        sa.Column('topic_id', sa.String(), nullable=False),
+        sa.Column('review_id', sa.String(), nullable=False),
+        sa.Column('decision', sa.String(), nullable=False),
+        sa.Column('corrected', sa.JSON(), nullable=False),
+        sa.Column('reviewer', sa.String(), nullable=False),
+        sa.Column('reviewed_on', sa.Date(), nullable=False),
+        sa.Column('reason', sa.String(), nullable=True),
+        sa.PrimaryKeyConstraint('topic_id', 'review_id'),
+    )
     # The rows a KB already holds become entries of the general source (''): which pack wrote
     # them is not known, and a pack loaded later takes precedence over them but keeps their
     # synonyms (see kb.vocab_merge).
@@ -52,4 +63,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('review_decision')
     op.drop_table('topic_vocabulary')
