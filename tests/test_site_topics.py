@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_review import ABSTRACTS, build_with_articles, kb
 
 import queries
-from test_review import ABSTRACTS, build_with_articles, kb
 
 REPO = Path(__file__).resolve().parent.parent
 GENERATED = {"topic-packs.md"}  # generated from the pack schema, with examples from the bundled packs
