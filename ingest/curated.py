@@ -101,21 +101,7 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
     problems += [f"article {i} is defined twice" for i in _repeated(article_ids)]
     problems += [f"finding key {k} is used twice" for k in _repeated(f.key for f in data.findings)]
 
-    articles = [
-        ArticleRecord(
-            id=a.id,
-            pmid=a.pmid,
-            doi=a.doi,
-            pmcid=a.pmcid,
-            title=a.title,
-            journal=a.journal,
-            year=a.year,
-            authors=list(a.authors),
-            publication_types=list(a.publication_types),
-            url=a.url,
-        )
-        for a in data.articles
-    ]
+    articles = [_article_record(a) for a in data.articles]
     vocab = topic.vocabulary
     findings: list[FindingRecord] = []
     known_articles = set(article_ids)
@@ -158,36 +144,14 @@ def _reviewed(topic: TopicPack, known: set[str]) -> tuple[list[ArticleRecord], l
     Their interventions may be general ones (from the shared resources), kept as ids; the
     evidence sentence is filled in from the KB's abstract by the pipeline, when it holds it.
     """
-    from ingest.review import load_reviews, summary_of
+    from ingest.review import EDITABLE, load_reviews, summary_of
 
     reviews = load_reviews(topic)
-    articles = [
-        ArticleRecord(
-            id=a.id,
-            pmid=a.pmid,
-            doi=a.doi,
-            title=a.title,
-            journal=a.journal,
-            year=a.year,
-            authors=list(a.authors),
-            publication_types=list(a.publication_types),
-        )
-        for a in reviews.articles
-        if a.id not in known
-    ]
+    articles = [_article_record(a) for a in reviews.articles if a.id not in known]
     findings = [
         FindingRecord(
+            **{n: getattr(a, n) for n in EDITABLE},
             article_id=a.article_id,
-            intervention_id=a.intervention_id,
-            condition_id=a.condition_id,
-            context_id=a.context_id,
-            route=a.route,
-            age_group=a.age_group,
-            n_treated=a.n_treated,
-            n_responded=a.n_responded,
-            response=a.response,
-            study_design=a.study_design,
-            outcome=a.outcome,
             evidence_start=a.evidence.start if a.evidence else None,
             evidence_end=a.evidence.end if a.evidence else None,
             summary=summary_of(a),
@@ -199,6 +163,18 @@ def _reviewed(topic: TopicPack, known: set[str]) -> tuple[list[ArticleRecord], l
         for a in reviews.accepted
     ]
     return articles, findings
+
+
+def _article_record(a: BaseModel) -> ArticleRecord:
+    """The article record of a curated or reviewed article's bibliographic facts."""
+    fields = a.model_dump()
+    return ArticleRecord.model_validate(
+        {k: fields.get(k) for k in ("id", "pmid", "doi", "pmcid", "title", "journal", "year", "url")}
+        | {
+            "authors": list(fields.get("authors") or ()),
+            "publication_types": list(fields.get("publication_types") or ()),
+        }
+    )
 
 
 def _repeated(values: object) -> list[str]:

@@ -116,46 +116,69 @@ class ReviewedArticle(BaseModel):
     publication_types: tuple[str, ...] = Field(default=(), description="PubMed publication types.")
 
 
-class Accepted(BaseModel):
-    """An accepted or corrected machine finding: a curated record from now on."""
+class _Decided(BaseModel):
+    """What every decision records: the finding decided on (its identity's fields), who, when, where."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     review_id: str = Field(pattern=r"^r-[0-9a-f]{16}$", description="Identity of the machine finding decided on.")
-    decision: Literal["accept", "correct"] = Field(description="accept (unchanged) or correct (fields changed).")
-    corrected: tuple[str, ...] = Field(default=(), description="The fields the reviewer changed.")
     reviewer: str = Field(min_length=1, description="Who decided.")
     reviewed_on: date = Field(description="When (YYYY-MM-DD).")
     article_id: str = Field(description="The article the finding is from.")
     intervention_id: str = Field(description="Intervention id (the topic's or a general one).")
     condition_id: str = Field(description="Condition id.")
     context_id: str | None = Field(default=None, description="Disease context id; empty when mixed or unstated.")
+    outcome: str | None = Field(default=None, description="The outcome measure, where there is one.")
+    evidence: EvidenceSpan | None = Field(default=None, description="Where the evidence sentence is (never its text).")
+
+
+class Accepted(_Decided):
+    """An accepted or corrected machine finding: a curated record from now on."""
+
+    decision: Literal["accept", "correct"] = Field(description="accept (unchanged) or correct (fields changed).")
+    corrected: tuple[str, ...] = Field(default=(), description="The fields the reviewer changed.")
     route: str | None = Field(default=None, description="Route, when it distinguishes the intervention.")
     age_group: str = Field(default="unknown", description="adults, children, mixed or unknown.")
     n_treated: int | None = Field(default=None, ge=0, description="Patients treated.")
     n_responded: int | None = Field(default=None, ge=0, description="Patients responding.")
     response: str = Field(description="The response (see Methods).")
     study_design: str = Field(description="The article's design.")
-    outcome: str | None = Field(default=None, description="The outcome measure, where there is one.")
-    evidence: EvidenceSpan | None = Field(default=None, description="Where the evidence sentence is (never its text).")
     extractor: str | None = Field(default=None, description="What made the machine finding (name version).")
 
 
-class Rejected(BaseModel):
+class Rejected(_Decided):
     """A rejected machine finding: re-extraction never brings it back."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    review_id: str = Field(pattern=r"^r-[0-9a-f]{16}$", description="Identity of the machine finding decided on.")
     reason: str = Field(min_length=1, description="Why it was rejected.")
-    reviewer: str = Field(min_length=1, description="Who decided.")
-    reviewed_on: date = Field(description="When (YYYY-MM-DD).")
-    article_id: str = Field(description="The article the finding is from.")
-    intervention_id: str = Field(description="Intervention id (the topic's or a general one).")
-    condition_id: str = Field(description="Condition id.")
-    context_id: str | None = Field(default=None, description="Disease context id; empty when mixed or unstated.")
-    outcome: str | None = Field(default=None, description="The outcome measure, where there is one.")
-    evidence: EvidenceSpan | None = Field(default=None, description="Where the evidence sentence is (never its text).")
+
+
+def accept(row: Mapping[str, Any], fields: Mapping[str, Any], *, reviewer: str, today: date) -> Accepted:
+    """The decision to accept a machine finding (``row``, as :func:`ingest.review_sheet.unreviewed`
+    gives it) with the reviewer's ``fields``: a correction when any differs from the machine's."""
+    changed = tuple(n for n in EDITABLE if fields[n] != row[n])
+    return Accepted(
+        review_id=row["review_id"],
+        decision="correct" if changed else "accept",
+        corrected=changed,
+        reviewer=reviewer,
+        reviewed_on=today,
+        article_id=row["article_id"],
+        evidence=evidence_span(row["abstract"], row["evidence_start"], row["evidence_end"]),
+        extractor=f"{row['extractor']} {row['extractor_version']}",
+        **{n: fields[n] for n in EDITABLE},
+    )
+
+
+def reject(row: Mapping[str, Any], reason: str, *, reviewer: str, today: date) -> Rejected:
+    """The decision to reject a machine finding (``row``, as for :func:`accept`)."""
+    return Rejected(
+        review_id=row["review_id"],
+        reason=reason,
+        reviewer=reviewer,
+        reviewed_on=today,
+        evidence=evidence_span(row["abstract"], row["evidence_start"], row["evidence_end"]),
+        **{n: row[n] for n in _IDENTITY},
+    )
 
 
 class Reviews(BaseModel):

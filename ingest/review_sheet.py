@@ -24,13 +24,12 @@ from ingest.errors import IngestError
 from ingest.review import (
     EDITABLE,
     INT_FIELDS,
-    Accepted,
     Decisions,
-    Rejected,
     ReviewedArticle,
+    accept,
     decided_ids,
-    evidence_span,
     load_reviews,
+    reject,
     review_id_of,
 )
 from kb.db import as_list
@@ -186,21 +185,11 @@ def read_sheet(
             continue
         changed = tuple(n for n in EDITABLE if fields[n] != row[n])
         reason = (line.get("reason") or "").strip()
-        span = evidence_span(row["abstract"], row["evidence_start"], row["evidence_end"])
         if decision == "reject":
             if not reason:
                 problems.append(f"{where}: reason: a rejection needs a reason; write why (e.g. 'not a treatment')")
                 continue
-            decisions.rejected.append(
-                Rejected(
-                    review_id=rid,
-                    reason=reason,
-                    reviewer=reviewer,
-                    reviewed_on=today,
-                    evidence=span,
-                    **{n: row[n] for n in ("article_id", "intervention_id", "condition_id", "context_id", "outcome")},
-                )
-            )
+            decisions.rejected.append(reject(row, reason, reviewer=reviewer, today=today))
         else:
             if decision == "accept" and changed:
                 problems.append(
@@ -210,19 +199,7 @@ def read_sheet(
             if decision == "correct" and not changed:
                 problems.append(f"{where}: decision: no field differs from the machine finding; write accept")
                 continue
-            decisions.accepted.append(
-                Accepted(
-                    review_id=rid,
-                    decision=decision,  # type: ignore[arg-type]
-                    corrected=changed,
-                    reviewer=reviewer,
-                    reviewed_on=today,
-                    article_id=row["article_id"],
-                    evidence=span,
-                    extractor=f"{row['extractor']} {row['extractor_version']}",
-                    **fields,
-                )
-            )
+            decisions.accepted.append(accept(row, fields, reviewer=reviewer, today=today))
         decisions.articles.append(_article(row))
     if problems:
         raise IngestError(f"{path}: {len(problems)} problem(s), nothing was applied:\n" + "\n".join(problems))

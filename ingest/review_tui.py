@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from ingest.review import EDITABLE, Accepted, Decisions, Rejected, decided_ids, evidence_span, save_decisions
+from ingest.review import EDITABLE, Decisions, accept, decided_ids, reject, save_decisions
 from ingest.review_sheet import _article, _fields, unreviewed
 from kb.topic import TopicPack
 
@@ -76,44 +76,19 @@ def run_review(pack: TopicPack, engine: Engine, known: set[str], *, reviewer: st
                 _edit(console, fields, pack, known)
                 continue
             today = datetime.now(UTC).date()
-            span = evidence_span(row["abstract"], row["evidence_start"], row["evidence_end"])
-            changed = tuple(n for n in EDITABLE if fields[n] != row[n])
+            changed = any(fields[n] != row[n] for n in EDITABLE)
             new = Decisions(articles=[_article(row)])
             if key in ("a", "c"):
                 if key == "a" and changed:
                     console.print("fields were edited: press c to save the corrected finding", highlight=False)
                     continue
-                new.accepted.append(
-                    Accepted(
-                        review_id=row["review_id"],
-                        decision="correct" if changed else "accept",
-                        corrected=changed,
-                        reviewer=reviewer,
-                        reviewed_on=today,
-                        article_id=row["article_id"],
-                        evidence=span,
-                        extractor=f"{row['extractor']} {row['extractor_version']}",
-                        **fields,
-                    )
-                )
+                new.accepted.append(accept(row, fields, reviewer=reviewer, today=today))
             elif key == "r":
                 reason = _ask(console, "reason for rejecting").strip()
                 if not reason:
                     console.print("a rejection needs a reason", highlight=False)
                     continue
-                new.rejected.append(
-                    Rejected(
-                        review_id=row["review_id"],
-                        reason=reason,
-                        reviewer=reviewer,
-                        reviewed_on=today,
-                        evidence=span,
-                        **{
-                            n: row[n]
-                            for n in ("article_id", "intervention_id", "condition_id", "context_id", "outcome")
-                        },
-                    )
-                )
+                new.rejected.append(reject(row, reason, reviewer=reviewer, today=today))
             else:
                 console.print(f"unknown key {key!r}: {_KEYS}", highlight=False)
                 continue
