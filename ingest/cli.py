@@ -118,14 +118,15 @@ def build(
 
     started = time.perf_counter()
     try:
+        every = all_topics and topic is None
+        packs = [] if every else [load_topic(topic or "calcinosis")]  # a bad pack is refused before any write
         store = Store.open(db)
         _opened(store)
-        if all_topics and topic is None:
+        if every:
             packs = [load_topic(t) for t in _kb_topics(store)]
             if not packs:
+                store.close()
                 raise KBError("the KB holds no topic yet: build one first with kb build --topic NAME")
-        else:
-            packs = [load_topic(topic or "calcinosis")]
         reports, notes = [], []
         for pack in packs:
             reports.append(build_topic(store, pack))
