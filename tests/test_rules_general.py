@@ -4,11 +4,14 @@ precedence between disease contexts. The sentences are written for these tests."
 
 from __future__ import annotations
 
+import pytest
+
 from ingest.extraction import cues
 from ingest.extraction.corpus import Labeller
-from ingest.extraction.lexicon import topic_lexicon
-from ingest.extraction.text import ArticleText
-from ingest.extractors import get
+from ingest.extraction.lexicon import explains, topic_lexicon
+from ingest.extraction.protocol import held_out_pack
+from ingest.extraction.text import ArticleText, split_sentences
+from ingest.extractors import get, rules
 from kb.topic import TopicPack, load_topic
 
 CALCINOSIS = load_topic("calcinosis")
@@ -122,3 +125,124 @@ def test_all_patients_without_improvement_have_no_responders() -> None:
     )
     [finding] = get("rules")(article, lexicon)
     assert (finding.response, finding.n_treated, finding.n_responded) == ("none", 2, 0)
+
+
+def test_a_context_named_only_in_the_background_does_not_frame_the_population() -> None:
+    pack = held_out_pack(load_topic("pyoderma-gangrenosum"))
+    abstract = (
+        "BACKGROUND: Pyoderma gangrenosum often occurs with inflammatory bowel disease. "
+        "RESULTS: Twelve patients were treated with infliximab; nine of the 12 patients healed."
+    )
+    found = rows(abstract, "Infliximab for pyoderma gangrenosum", pack)
+    assert [(d, c) for d, c, _, _ in found] == [("infliximab", "pyoderma gangrenosum (other/unspecified)")]
+    framed = abstract.replace("RESULTS:", "METHODS: All patients had Crohn's disease. RESULTS:")
+    assert rows(framed, "Infliximab for pyoderma gangrenosum", pack)[0][1] == (
+        "pyoderma gangrenosum (inflammatory bowel disease)"
+    )
+
+
+def test_a_heading_closed_by_a_full_stop_and_a_dash_is_a_section_label() -> None:
+    sentences = split_sentences("Background and Design.—  Drugs are used. Results.—  Ten of 11 healed.")
+    assert [(s.section, s.text) for s in sentences] == [
+        ("background and design", "Drugs are used."),
+        ("results", "Ten of 11 healed."),
+    ]
+
+
+def test_an_abbreviation_the_vocabulary_knows_keeps_its_meaning_when_the_text_defines_it_loosely() -> None:
+    lexicon = topic_lexicon(held_out_pack(load_topic("ssc-ild")))
+    text = "Systemic sclerosis-related interstitial lung disease (SSc-ILD) is common. Patients with SSc-ILD improved."
+    kinds = {(m.kind, m.text) for m in lexicon.find(text, lexicon.definitions(text))}
+    assert ("condition", "SSc ILD") in kinds and ("context", "SSc") in kinds  # mention text joins tokens
+
+
+def test_a_long_form_spells_its_abbreviation_or_the_vocabulary_meaning_stands() -> None:
+    assert explains("STS", "Soft tissue sarcoma ")
+    assert not explains("MMF", "maintained on micophenolic acid ")
+    lexicon = topic_lexicon(held_out_pack(load_topic("ssc-ild")))
+    text = "Two were maintained on micophenolic acid (MMF). Lung function improved with MMF."
+    assert "mycophenolate-mofetil" in {m.id for m in lexicon.find(text, lexicon.definitions(text))}
+    therapy = "Intravenous immunoglobulin therapy (IVIG) was given. IVIG helped."
+    assert [m.id for m in lexicon.find(therapy, lexicon.definitions(therapy))].count("intravenous-immunoglobulin") == 3
+
+
+def test_a_combination_cue_joins_its_whole_list() -> None:
+    found = rows(
+        "A 50-year-old man had calcinosis cutis that did not respond to combination therapy with "
+        "prednisolone, methotrexate, and hydroxychloroquine. Sodium thiosulfate was then given and the "
+        "nodules resolved.",
+        "Sodium thiosulfate for calcinosis cutis",
+    )
+    assert {d: r for d, _, r, _ in found} == {
+        "hydroxychloroquine + methotrexate + prednisolone": "none",
+        "sodium thiosulfate": "improved",
+    }
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Repeated debridements were uniformly unsuccessful.", "none"),
+        ("All patients had failed local wound care before referral.", "none"),
+        ("Irrigation was tried; however, the ulcer progressed to the whole breast.", "worsened"),
+        ("A red flare at the infusion site gradually progressed to induration.", None),
+    ],
+)
+def test_failure_and_progression_after_a_treatment(clause: str, expected: str | None) -> None:
+    assert rules._response(clause) == expected
+
+
+def test_closing_a_stoma_and_revising_it_are_two_procedures() -> None:
+    lexicon = topic_lexicon(BARE)
+    text = "Stoma closure healed four patients; stomal revision and stoma relocation did not."
+    assert [m.id for m in lexicon.find(text) if m.kind == "intervention"] == [
+        "stoma-closure",
+        "stoma-revision",
+        "stoma-revision",
+    ]
+
+
+def test_the_sentence_counts_its_own_denominator_before_the_cohort() -> None:
+    abstract = (
+        "Forty patients with calcinosis cutis were treated with sodium thiosulfate. "
+        "Of 30 evaluable patients, the nodules shrank in 12 patients."
+    )
+    lexicon = topic_lexicon(BARE)
+    (finding,) = get("rules")(ArticleText("t", "Sodium thiosulfate for calcinosis cutis", abstract), lexicon)
+    assert (finding.n_treated, finding.n_responded, finding.response) == (30, 12, "mixed")
+
+
+def test_predictors_of_an_outcome_are_not_an_outcome() -> None:
+    assert cues.NOT_A_RESULT.search("Independent predictors for worsening of the ulcers were age and delay")
+
+
+def test_a_class_is_recognised_by_its_target_however_it_is_written() -> None:
+    lexicon = topic_lexicon(BARE)
+    text = (
+        "She switched to an interleukin 12/23 inhibitor; IL-17 antagonists, anti-TNF agents, "
+        "TNF-α blockers and anti-IL-6 receptor antibodies were discussed."
+    )
+    found = [m.id for m in lexicon.find(text, lexicon.definitions(text)) if m.kind == "intervention"]
+    assert found == ["il-12-23-inhibitors", "il-17-inhibitors", "tnf-inhibitors", "tnf-inhibitors", "il-6-inhibitors"]
+    held_out = topic_lexicon(BARE, frozenset({"pyoderma-gangrenosum"}))  # the topic that taught the targets
+    assert "il-17-inhibitors" not in {m.id for m in held_out.find(text)}
+
+
+def test_what_a_treatment_was_compared_with_is_not_a_finding() -> None:
+    found = rows(
+        "We studied 40 patients with calcinosis cutis. Pain improved more with sodium thiosulfate "
+        "compared to diltiazem (p = 0.01).",
+        "Sodium thiosulfate or diltiazem for calcinosis cutis",
+    )
+    assert [d for d, _, _, _ in found] == ["sodium thiosulfate"]
+
+
+def test_a_misspelt_drug_is_read_as_the_drug_it_spells_and_an_unknown_one_stays_unmapped() -> None:
+    lexicon = topic_lexicon(BARE)
+    text = "She received predonisolone, then methylpredisolone and later fictivolone."
+    found = [(m.id, m.text) for m in lexicon.find(text) if m.kind == "intervention"]
+    assert found == [
+        ("prednisolone", "predonisolone"),  # a letter added
+        ("methylprednisolone", "methylpredisolone"),  # a letter dropped
+        ("unmapped-fictivolone", "fictivolone"),  # shaped like a steroid, close to no known one
+    ]

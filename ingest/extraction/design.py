@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 from ingest.extraction import cues
+from ingest.extraction.patterns import cue
 from ingest.extraction.text import Sentence
 
-_SINGLE_SUBJECT = re.compile(r"\b(?:a|an)\s+(?:\w+\s+)?(?:boy|girl|woman|man|lady|child|infant)\b", re.IGNORECASE)
-_FEW_IN = re.compile(r"\bin\s+(?P<n>two|three|four|five|six|seven|eight|nine|[2-9])\s+(?:\w+\s+)?patients\b", re.I)
+_SINGLE_SUBJECT = cue(r"\b(?:a|an)\s+(?:\w+\s+)?(?:boy|girl|woman|man|lady|child|infant)\b", re.IGNORECASE)
+_FEW_IN = cue(r"\bin\s+(?P<n>two|three|four|five|six|seven|eight|nine|[2-9])\s+(?:\w+\s+)?patients\b", re.I)
 #: Up to this many patients treated, without a cohort or trial design, is a case series.
 _SMALL_SERIES = 20
 
@@ -85,22 +86,20 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
 
 
 #: A randomised trial described in the text (an analysis of one included).
-_TRIAL = re.compile(
+_TRIAL = cue(
     r"\b(?:placebo|randomly\s+(?:assigned|allocated)|double[- ]blind(?:ed)?)\b"
     r"|\bpost[- ]hoc\s+analys[ie]s\s+of\s+(?:\w+\s+){0,6}?(?:trials?|study)\b",
     re.IGNORECASE,
 )
 #: Patients enrolled and followed forward: an uncontrolled trial or a prospective cohort.
-_PROSPECTIVE = re.compile(
+_PROSPECTIVE = cue(
     r"\b(?:open[- ]label|single[- ]arm|pilot\s+study|phase\s+(?:1|2|I|II)\b|were\s+enrolled|enrolled\s+\d+"
     r"|were\s+followed(?:\s+up)?\s+for)\b",
     re.IGNORECASE,
 )
 #: A defined population looked at as a whole: a cohort.
-_COHORT = re.compile(
-    r"\b(?:cohort|observational|database|single[- ]cent(?:er|re)|multi-?cent(?:er|re))\b", re.IGNORECASE
-)
-_LITERATURE_REVIEW = re.compile(
+_COHORT = cue(r"\b(?:cohort|observational|database|single[- ]cent(?:er|re)|multi-?cent(?:er|re))\b", re.IGNORECASE)
+_LITERATURE_REVIEW = cue(
     r"\b(?:review\s+of\s+(?:the\s+)?(?:\w+\s+)?literature|literature\s+review|reviewed\s+the\s+literature"
     r"|review\s+of\s+(?:\w+\s+){0,3}(?:cases|reports))\b",
     re.IGNORECASE,

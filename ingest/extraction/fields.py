@@ -30,6 +30,7 @@ import yaml
 
 from ingest.errors import IngestError
 from ingest.extraction.cues import NUMBER, number
+from ingest.extraction.patterns import Cue, cue
 from ingest.extraction.text import Sentence, section_family
 
 TABLE: Final = Path(__file__).parent / "data" / "fields.yaml"
@@ -43,17 +44,17 @@ _MAX_HARM = 160
 
 @dataclass(frozen=True, slots=True)
 class _Cues:
-    children: re.Pattern[str]
-    adults: re.Pattern[str]
+    children: Cue
+    adults: Cue
     adult_from: int
-    outcomes: tuple[tuple[str, re.Pattern[str]], ...]
-    harm: re.Pattern[str]
-    no_harm: re.Pattern[str]
-    not_harm: re.Pattern[str]
+    outcomes: tuple[tuple[str, Cue], ...]
+    harm: Cue
+    no_harm: Cue
+    not_harm: Cue
 
 
-def _words(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", re.IGNORECASE)
+def _words(patterns: list[str]) -> Cue:
+    return cue(r"\b(?:" + "|".join(patterns) + r")\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -67,8 +68,8 @@ def _cues() -> _Cues:
             adult_from=int(ages["adult_from"]),
             outcomes=tuple((row["measure"], _words(row["patterns"])) for row in data["outcome"]),
             harm=_words(harms["cues"]),
-            no_harm=re.compile("|".join(harms["none"]), re.IGNORECASE),
-            not_harm=re.compile("|".join(harms["not_harm"]), re.IGNORECASE),
+            no_harm=cue("|".join(harms["none"]), re.IGNORECASE),
+            not_harm=cue("|".join(harms["not_harm"]), re.IGNORECASE),
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError, re.error) as exc:
         raise IngestError(f"cannot read the field cues {TABLE}: {exc}") from exc
@@ -76,7 +77,7 @@ def _cues() -> _Cues:
 
 # -- age group ------------------------------------------------------------------------------
 
-_AGE = re.compile(
+_AGE = cue(
     rf"\b(?P<n>{NUMBER})[- ](?P<unit>years?|yrs?|months?|weeks?|days?)[- ]old\b"
     rf"|\baged?\s+(?:of\s+)?(?P<a>\d{{1,3}})(?:\s*(?:-|–|to)\s*(?P<b>\d{{1,3}}))?\s*(?P<unit2>years?|yrs?|months?)?"
     rf"|\bmean\s+(?:\(\w+\)\s+)?age\s+(?:was\s+|of\s+)?(?P<m>\d{{1,3}})",

@@ -46,6 +46,8 @@ _LONG_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{7,}(?![^\W\d_])")
 _ROUTE_FILLERS = frozenset(
     {"pulse", "pulsed", "monthly", "weekly", "daily", "low", "high", "dose", "of", "the", "with"}
 )
+#: Words between a term and its abbreviation that do not change what it names.
+_GAP_FILLER = re.compile(r"\s*\b(?:therapy|therapies|treatment|infusions?|pulses?)\b", re.IGNORECASE)
 _DEFINITION = re.compile(r"\(\s*(?P<short>[^\W_][\w/-]{0,9}?)s?\s*[);,]")
 
 
@@ -73,11 +75,35 @@ _LOWER: Final = 3
 
 def tokens(text: str) -> list[_Token]:
     """Word tokens of ``text`` (letters and digits; punctuation separates)."""
-    return [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
+    low = text.lower()
+    if len(low) != len(text):  # a letter that lower-cases to two characters: lower each word
+        return [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
+    return [(a, b, text[a:b], low[a:b]) for m in _TOKEN.finditer(text) for a, b in (m.span(),)]
 
 
 def _key(term: str, lower: bool = True) -> tuple[str, ...]:
     return tuple(t.lower() if lower else t for t in _TOKEN.findall(term))
+
+
+def explains(short: str, before: str) -> bool:
+    """Whether the words just before an abbreviation spell it, as a long form does: its letters
+    and digits found right to left in order, the first at the start of a word (Schwartz and
+    Hearst's test, 2003). "Soft tissue sarcoma (STS)" spells STS; "micophenolic acid (MMF)"
+    does not."""
+    chars = [c.lower() for c in short if c.isalnum()]
+    if not chars:
+        return False
+    words = before.split()[-(len(chars) + 5) :]
+    long_form = " ".join(words).lower()
+    i = len(long_form) - 1
+    for k in range(len(chars) - 1, -1, -1):
+        c = chars[k]
+        while i >= 0 and (long_form[i] != c or (k == 0 and i > 0 and long_form[i - 1].isalnum())):
+            i -= 1
+        if i < 0:
+            return False
+        i -= 1
+    return True
 
 
 def merge_vocabularies(topic: Vocabulary, general: GeneralKnowledge | None) -> Vocabulary:
@@ -186,9 +212,18 @@ class Lexicon:
         self._routes = {_key(term): label for term, label in (general.routes.items() if general else ())}
         # A word built on an INN stem, with at least four letters before it ("concept" is not a name).
         self._stems = tuple(general.inn_stems) if general else ()
+        # Stems by length, so a word's endings are looked up rather than each stem tried in turn.
+        self._stems_by_length: dict[int, frozenset[str]] = {
+            n: frozenset(s for s in self._stems if len(s) == n) for n in sorted({len(s) for s in self._stems})
+        }
         self._longest = max((len(k) for k in (*self._names, *self._abbreviations)), default=1)
         self._name_prefixes = {k[:n] for k in self._names for n in range(1, len(k) + 1)}
         self._abbreviation_prefixes = {k[:n] for k in self._abbreviations for n in range(1, len(k) + 1)}
+        # First words of every term: most tokens start none, and are passed over with one lookup.
+        self._starts = frozenset(k[0] for k in self._names)
+        self._abbreviation_starts = frozenset(k[0] for k in self._abbreviations)
+        self._stem_words: dict[str, bool] = {}  # word → whether it ends in an INN stem
+        self._spelling: dict[str, tuple[str, ...]] | None = None  # see _spelling_index
         self._mesh: dict[str, tuple[Kind, str]] = {}
         for spec in vocabulary.interventions:
             if spec.mesh:
@@ -222,7 +257,9 @@ class Lexicon:
 
         ``long form (SHORT)``: when a vocabulary term ends just before the parenthesis and
         starts with the abbreviation's first letter, SHORT means that entry; otherwise SHORT
-        means something the vocabulary does not know (``None``).
+        means something the vocabulary does not know (``None``), unless a vocabulary term
+        ends there and the vocabulary has SHORT as an abbreviation of its own (then that
+        meaning stands: "systemic sclerosis-related interstitial lung disease (SSc-ILD)").
         """
         found: dict[tuple[str, ...], tuple[Kind, str] | None] = {}
         toks = tokens(text) if toks is None else toks
@@ -236,10 +273,18 @@ class Lexicon:
                 continue
             stop = bisect.bisect_right(ends, m.start())
             meaning: tuple[Kind, str] | None = None
+            adjacent = False  # a vocabulary term ends just before the parenthesis
             for mention in self._scan(toks[max(0, stop - self._longest - 2) : stop], {}, abbreviations=False):
-                gap = text[mention.end : m.start()]
+                gap = _GAP_FILLER.sub("", text[mention.end : m.start()])
+                adjacent = adjacent or gap.strip(" -") == ""
                 if gap.strip(" -") == "" and mention.text[:1].lower() == short[:1].lower():
                     meaning = (mention.kind, mention.id)
+            known = meaning is None and key in self._abbreviations and key not in self._ambiguous
+            if known and (adjacent or not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])):
+                # "systemic sclerosis-related interstitial lung disease (SSc-ILD)": a term of the
+                # vocabulary ends there; "micophenolic acid (MMF)": the words before do not spell
+                # MMF. The vocabulary's own meaning stands.
+                continue
             found[key] = meaning
         return found
 
@@ -354,6 +399,45 @@ class Lexicon:
             return intervention_id  # the topic names this intervention and no route variant of it
         return f"{intervention_id}{ROUTE_SEPARATOR}{route}"
 
+    def _has_inn_stem(self, word: str) -> bool:
+        """Whether ``word`` ends in an INN stem with at least four letters before it."""
+        return any(len(word) >= n + 4 and word[-n:] in stems for n, stems in self._stems_by_length.items())
+
+    def _misspelled(self, word: str) -> tuple[Kind, str] | None:
+        """The one drug name ``word`` is a misspelling of ("predonisolone"), or None.
+
+        A misspelling is one letter added, dropped or changed, or two neighbours swapped, in a
+        single-word drug name of at least eight letters with the same first letter; a word
+        within that distance of two names is not guessed.
+        """
+        if len(word) < 8:
+            return None
+        index = self._spelling_index()
+        found: set[tuple[Kind, str]] = set()
+        for variant in (word, *(word[:i] + word[i + 1 :] for i in range(1, len(word)))):
+            for name in index.get(variant, ()):  # a letter dropped from the name, or changed
+                found.update(self._names[(name,)])
+            if variant != word and (variant,) in self._names and variant[0] == word[0]:
+                found.update(self._names[(variant,)])  # a letter added to the name
+        found = {(k, i) for k, i in found if k == "intervention"}
+        return next(iter(found)) if len(found) == 1 else None
+
+    def _spelling_index(self) -> dict[str, tuple[str, ...]]:
+        """Single-word intervention names of eight letters or more, by each one-letter deletion
+        (keeping the first letter) and by themselves; built on first use."""
+        if self._spelling is None:
+            index: dict[str, list[str]] = {}
+            for key, hits in self._names.items():
+                if len(key) != 1 or len(key[0]) < 8 or not key[0].isalpha():
+                    continue
+                if not any(kind == "intervention" for kind, _ in hits):
+                    continue
+                name = key[0]
+                for i in range(1, len(name)):
+                    index.setdefault(name[:i] + name[i + 1 :], []).append(name)
+            self._spelling = {k: tuple(v) for k, v in index.items()}
+        return self._spelling
+
     def _unmapped(self, text: str, mentions: list[Mention]) -> list[Mention]:
         if not self._stems:
             return mentions
@@ -361,18 +445,19 @@ class Lexicon:
         hits = {
             w
             for w in set(_LONG_WORD.findall(text))
-            if not w.isupper()
-            and any(w.lower().endswith(stem) and len(w) >= len(stem) + 4 for stem in self._stems)
-            and (w.lower(),) not in self._names
+            if not w.isupper() and self._has_inn_stem(w.lower()) and (w.lower(),) not in self._names
         }
         covered = [(m.start, m.end) for m in mentions]
         extra = []
         for word in sorted(hits):
+            spelled = self._misspelled(word.lower())
+            kind: Kind = spelled[0] if spelled else "intervention"
+            id_ = spelled[1] if spelled else UNMAPPED_PREFIX + slug(word.lower())
             for match in re.finditer(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", text):
                 start = match.start()
                 if any(a <= start < b for a, b in covered):
                     continue
-                extra.append(Mention("intervention", UNMAPPED_PREFIX + slug(word.lower()), start, match.end(), word))
+                extra.append(Mention(kind, id_, start, match.end(), word))
         if not extra:
             return mentions
         return sorted([*mentions, *extra], key=lambda m: (m.start, m.end))
@@ -387,12 +472,21 @@ class Lexicon:
         # Walk forward from each token only while the words so far begin some term (the
         # prefix sets), so a position that starts no term costs one set lookup.
         out: list[Mention] = []
-        names, name_prefixes = self._names, self._name_prefixes
-        exact_prefixes = self._abbreviation_prefixes
+        names, name_prefixes, starts = self._names, self._name_prefixes, self._starts
+        exact_prefixes, exact_starts = self._abbreviation_prefixes, self._abbreviation_starts
         if definitions:
             exact_prefixes = exact_prefixes | {k[:n] for k in definitions for n in range(1, len(k) + 1)}
+            exact_starts = exact_starts | {k[0] for k in definitions}
         i, count, longest = 0, len(toks), self._longest
         while i < count:
+            first = toks[i][_LOWER]
+            if (
+                first not in starts
+                and not (len(first) > 3 and first[-1] == "s" and first[:-1] in starts)
+                and toks[i][_TEXT] not in exact_starts
+            ):
+                i += 1  # no term starts with this word
+                continue
             best_end, hits, is_abbreviation = -1, None, False
             key: tuple[str, ...] = ()
             stop = count if count - i < longest else i + longest

@@ -28,7 +28,7 @@ from ingest.extraction.evaluate import Evaluation, evaluate
 from ingest.extraction.lexicon import Lexicon, topic_lexicon
 from ingest.extraction.resources import general_knowledge
 from ingest.extraction.text import ArticleText, clean
-from ingest.extraction.training import TrainingSet, train, train_confidence
+from ingest.extraction.training import NothingToLearn, TrainingSet, train, train_confidence
 from ingest.extractors import Extraction, rules
 from ingest.extractors.ranked import NAME as RANKED
 from ingest.extractors.ranked import extractor_with
@@ -201,10 +201,19 @@ def run_protocol(
     return out
 
 
+def _rules_with_confidence(sets: list[TrainingSet]) -> ExtractorFn:
+    """The rules with a confidence model learned from ``sets``; with their own score when the
+    sets teach nothing (every finding right, or every one wrong, as on a few test articles)."""
+    try:
+        return rules.extractor_with(train_confidence(sets))
+    except NothingToLearn:
+        return rules.extractor_with(None)
+
+
 #: How to train what each learned extractor learns, from training sets.
 _TRAINERS: dict[str, Callable[[list[TrainingSet]], ExtractorFn]] = {
     RANKED: lambda sets: extractor_with(train(sets)),
-    rules.NAME: lambda sets: rules.extractor_with(train_confidence(sets)),
+    rules.NAME: _rules_with_confidence,
 }
 
 

@@ -236,6 +236,10 @@ def general_knowledge(excluded_topics: frozenset[str] = frozenset()) -> GeneralK
             interventions[target] = spec.model_copy(update={"synonyms": (*spec.synonyms, *terms)})
         else:
             raise IngestError(f"{TABLE}: synonyms for unknown entry {target!r}")
+    for target_class, terms in _target_names(table.get("class_targets") or {}, excluded_topics, class_ids):
+        class_specs = [
+            c.model_copy(update={"synonyms": (*c.synonyms, *terms)}) if c.id == target_class else c for c in class_specs
+        ]
     not_treatments = tuple(
         t.lower() for row in _kept(table.get("not_treatments", ()), excluded_topics) for t in row["terms"]
     )
@@ -279,11 +283,35 @@ def general_knowledge(excluded_topics: frozenset[str] = frozenset()) -> GeneralK
     )
 
 
+def _target_names(
+    section: dict[str, Any], excluded: frozenset[str], class_ids: set[str]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The names a class is called by through its targets ("IL-17 antagonists", "anti-TNF
+    agents"): each target name joined with each action word, and "anti-" before it.
+
+    Raises:
+        IngestError: a target row names an unknown class.
+    """
+    actions, anti = section.get("actions", ()), section.get("anti", ())
+    out = []
+    for row in _kept(section.get("targets", ()), excluded):
+        if row["to"] not in class_ids:
+            raise IngestError(f"{TABLE}: class_targets for unknown class {row['to']!r}")
+        terms: list[str] = []
+        for name in row["names"]:
+            terms.extend(f"{name} {action}" for action in actions)
+            terms.append(f"anti-{name}")
+            terms.extend(f"anti-{name} {word}" for word in anti)
+        out.append((row["to"], tuple(terms)))
+    return out
+
+
 def table_topics() -> frozenset[str]:
     """The topics named in the table's ``from`` fields (besides ``general``)."""
     table = _read_table()
     found: set[str] = set()
     for section in ("classes", "drugs", "procedures", "synonyms", "not_treatments", "routes"):
         found.update(str(row.get("from")) for row in table.get(section, ()))
+    found.update(str(row.get("from")) for row in (table.get("class_targets") or {}).get("targets", ()))
     found.update(str(row.get("from")) for row in table.get("route_distinguishes", {}).get("by_drug", ()))
     return frozenset(found - {GENERAL})

@@ -9,6 +9,7 @@ a span of the original and an evidence sentence can be quoted exactly as publish
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ _NO_BREAK_BEFORE = re.compile(
 _BREAK = re.compile(
     r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|(?<=[a-z0-9)])\s{2,}(?=[A-Z])|(?<=[a-z]{3}\.)(?=[A-Z][a-z])"
 )
+#: What ends a label not in the list of headings: a colon, or a full stop and a dash
+#: ("Background and Design.—").
+_LABEL_END = re.compile(r"\s*(?::|\.\s*[—–-])")
+_DASH_AFTER_LABEL = re.compile(r"[—–]+\s*")  # an em or en dash (a hyphen may be a minus sign)
 #: Structured-abstract labels: "Results:", "METHODS:", "(3) Results:", "Introduction.".
 SECTION_LABEL = re.compile(r"^\s*(?:\(\d\)\s*)?(?P<label>[A-Z][A-Za-z]+(?:[ /&-]+[A-Za-z]+){0,4})\s*[:.]\s*")
 _HEADINGS = {
@@ -104,6 +109,7 @@ _FAMILIES = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def section_family(label: str) -> str:
     """The family of a section label: background, methods, results, conclusions, or ''."""
     for family, words in _FAMILIES:
@@ -138,7 +144,7 @@ def split_sentences(text: str) -> list[Sentence]:
             known = label is not None and (
                 label.group("label").lower() in _HEADINGS
                 or (
-                    body[label.end("label") :].lstrip()[:1] == ":"
+                    _LABEL_END.match(body, label.end("label")) is not None
                     and bool(section_family(label.group("label").lower()))
                 )
             )
@@ -150,6 +156,8 @@ def split_sentences(text: str) -> list[Sentence]:
             else:
                 section = label.group("label").lower()
                 skip = label.end()
+                dash = _DASH_AFTER_LABEL.match(body, skip)
+                skip = dash.end() if dash else skip
             body_start += skip
             body = text[body_start : body_start + len(body) - skip]
         if body.rstrip(": ").lower() in _HEADINGS:  # a heading on a line of its own

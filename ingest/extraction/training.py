@@ -30,6 +30,12 @@ from ingest.extractors.rules import scored_findings
 from kb.topic import TopicPack
 
 SEED = 20261201
+
+
+class NothingToLearn(IngestError):
+    """The training corpora give no positive or no negative example."""
+
+
 _THRESHOLDS = tuple(t / 100 for t in range(10, 91, 2))
 
 
@@ -79,7 +85,7 @@ def _fit(rows: list[tuple[str, dict[str, float], bool]], what: str) -> Model:
         raise IngestError("training needs scikit-learn: pip install -e .") from exc
     labels = [label for _, _, label in rows]
     if not any(labels) or all(labels):
-        raise IngestError(f"the training corpora give no positive or no negative {what}: check the gold files")
+        raise NothingToLearn(f"the training corpora give no positive or no negative {what}: check the gold files")
     names = tuple(sorted({name for _, values, _ in rows for name in values}))
     matrix = [[values.get(name, 0.0) for name in names] for _, values, _ in rows]
     fitted = LogisticRegression(C=1.0, solver="liblinear", random_state=SEED, max_iter=1000).fit(matrix, labels)

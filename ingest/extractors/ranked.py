@@ -31,6 +31,7 @@ from typing import Any
 from ingest.extraction import cues
 from ingest.extraction.confidence import MODELS, Model, read_model
 from ingest.extraction.lexicon import Lexicon
+from ingest.extraction.patterns import cue
 from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText, Sentence, section_family
 from ingest.extractors import Extraction, register
@@ -40,14 +41,14 @@ NAME = "ranked"
 VERSION = "1.0.0"
 MODEL_PATH = MODELS / "ranked.json"
 
-_CAUSE = re.compile(
+_CAUSE = cue(
     r"\b(?:induced|triggered|caused|associated\s+with\s+(?:the\s+)?(?:use|start|initiation)|after\s+starting"
     r"|paradoxical|drug[- ]induced|secondary\s+to)\b",
     re.I,
 )
-_BACKGROUND = re.compile(r"\b(?:previously|prior|history\s+of|on\s+long-term|maintained\s+on|concomitant)\b", re.I)
-_COMPARATOR = re.compile(r"\b(?:placebo|compared\s+with|versus|vs\.?|control\s+group|comparator)\b", re.I)
-_TREAT_VERB = re.compile(
+_BACKGROUND = cue(r"\b(?:previously|prior|history\s+of|on\s+long-term|maintained\s+on|concomitant)\b", re.I)
+_COMPARATOR = cue(r"\b(?:placebo|compared\s+with|versus|vs\.?|control\s+group|comparator)\b", re.I)
+_TREAT_VERB = cue(
     r"\b(?:treated|treatment|therapy|received|receiving|given|administered|started|initiated|underwent|switched)\b",
     re.I,
 )

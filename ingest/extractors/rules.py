@@ -17,9 +17,15 @@ How an abstract becomes findings:
 4. The response comes from the cues of the intervention's clause, in precedence order:
    a responder fraction strictly between 0 and 100 % → mixed; worsening; failure or
    negated improvement → none; stopped or inconclusive → unclear; then partial, complete,
-   improved. Hedging ("may be effective") keeps the direction and lowers the confidence.
+   improved. Hedging ("may be effective") keeps the direction.
 5. Candidates for the same intervention and condition are merged: the best-supported
-   sentence (explicit intervention, counts, condition named) is kept.
+   sentence (explicit intervention, counts, condition named, no hedge) is kept.
+6. Each finding's confidence is its probability under a model learned from the corpora over
+   what the rules saw (:mod:`ingest.extraction.confidence`); :func:`extractor_with` takes
+   another model, or None for the rules' own score.
+
+Field cues are in :mod:`ingest.extraction.fields`; every cue pattern is a
+:class:`ingest.extraction.patterns.Cue`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from ingest.extraction import cues, fields
 from ingest.extraction.confidence import Model, shipped_confidence
 from ingest.extraction.design import study_design
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
+from ingest.extraction.patterns import cue
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
 from ingest.extractors import Extraction, register
 
@@ -46,37 +53,37 @@ VERSION = "2.1.0"
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
 # Between two interventions given together: "and", "plus", "with", "combined with", "+".
-_JOIN = re.compile(
+_JOIN = cue(
     r"^[\s,]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
     r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
     re.IGNORECASE,
 )
-_COMBINATION_WORDS = re.compile(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
-_POPULATION_AFTER = re.compile(
+_COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
+_POPULATION_AFTER = cue(
     r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)\b",
     re.I,
 )
-_POPULATION_BEFORE = re.compile(
+_POPULATION_BEFORE = cue(
     r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|switch\w*\s+to|converted\s+to"
     r"|alternatives?\s+to|instead\s+of|other\s+than)\s+(?:[\w-]+\s+){0,3}$",
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
-_TREATED_WITH = re.compile(
+_FIRST_PERSON = cue(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
+_TREATED_WITH = cue(
     r"\b(?:treated|treatment|therapy|managed|initiated|started|received|underwent|use|used|injections?|efficacy|effects?"
     r"|experience)\b",
     re.IGNORECASE,
 )
-_MIXED_POPULATION = re.compile(
+_MIXED_POPULATION = cue(
     r"\b(?:connective\s+tissue\s+(?:diseases|disorders)|rheumatic\s+(?:diseases|conditions|disorders)"
     r"|autoimmune\s+(?:diseases|disorders|connective))\b",
     re.IGNORECASE,
 )
 #: A patient described as a child: "a 15-year-old male" (juvenile onset is before 18).
-_CHILD_PATIENT = re.compile(r"\b(?:[1-9]|1[0-7])[- ]years?[- ]old\b", re.IGNORECASE)
+_CHILD_PATIENT = cue(r"\b(?:[1-9]|1[0-7])[- ]years?[- ]old\b", re.IGNORECASE)
 _RESULT_FAMILIES = frozenset({"results", "conclusions", ""})
 #: Any word that can state a response; a sentence without one cannot hold a finding.
-_ANY_CUE = re.compile(
+_ANY_CUE = cue(
     "|".join(
         p.pattern
         for p in (
@@ -91,9 +98,7 @@ _ANY_CUE = re.compile(
     ),
     re.IGNORECASE,
 )
-_ABOUT_TREATMENT = re.compile(
-    r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I
-)
+_ABOUT_TREATMENT = cue(r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I)
 
 
 @dataclass(slots=True)
@@ -302,8 +307,10 @@ def _context(
 ) -> str | None:
     """The disease context the article's population is framed by; None when mixed or unsaid.
 
-    A context named only in background sentences ("PG often accompanies inflammatory bowel
-    disease") weighs half as much as one naming the population. When several contexts are
+    A context named in background sentences ("PG often accompanies inflammatory bowel
+    disease") weighs half as much as one naming the population, and one named *only* in a
+    Background or Introduction section (not in the title, its objective or the MeSH headings)
+    does not frame it. When several contexts are
     named, the topic's label precedence (``condition_labels.precedence``) decides where it ranks
     them (peristomal before inflammatory bowel disease). A review pools populations: a context
     its abstract names once, in its results ("patients with concurrent IBD may benefit"), does
@@ -320,11 +327,15 @@ def _context(
     for m in title_mentions:
         if m.kind == "context" and m.id in allowed:
             votes[m.id] += 6
+    framed = False  # whether a context is named outside a labelled background section
     for i, mentions in enumerate(body):
         background = sentences is not None and _is_background(sentences[i])
         for m in mentions:
             if m.kind == "context" and m.id in allowed:
                 votes[m.id] += 1 if background else 2
+                framed = framed or sentences is None or not _BACKGROUND_LABEL.search(sentences[i].section)
+    if not framed and not in_title:
+        votes.clear()  # "PG often accompanies IBD": what the disease is like, not who was studied
     if review and not in_title and sentences is not None:
         named = [
             (i, m.id) for i, mentions in enumerate(body) for m in mentions if m.kind == "context" and m.id in allowed
@@ -357,6 +368,10 @@ def _context(
     if ranked - {chosen}:
         return lexicon.choose_context(condition, ranked | {chosen}) or chosen
     return chosen
+
+
+#: Section labels of what is known before the study (an objective or aim names who is studied).
+_BACKGROUND_LABEL = cue(r"\b(?:background|introduction)\b")
 
 
 def _is_background(sentence: Sentence) -> bool:
@@ -419,9 +434,13 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
         return []
     combine_and = doc.design == "case_report" or bool(_COMBINATION_WORDS.search(sentence.text))
     failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
+    listed = _combination_list(sentence)
     groups: list[_Group] = []
     current = [kept[0]]
     for m in kept[1:]:
+        if listed and listed[0] <= current[-1].start and m.end <= listed[1]:
+            current.append(m)  # "a combination of A, B and C": one combination, commas and all
+            continue
         between = sentence.text[current[-1].end - local : m.start - local]
         join = _JOIN.match(between)
         word = join.group("word").lower() if join else ""
@@ -435,6 +454,25 @@ def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[
             current = [m]
     groups.append(_group(current, sentence))
     return groups
+
+
+#: What opens a list of treatments given together: "combination therapy with", "a combination
+#: of", "triple therapy with", "a regimen of".
+_COMBINATION_LEAD = cue(
+    r"\bcombinations?\s+(?:\w+\s+){0,2}?(?:of|with)\b|\b(?:dual|double|triple|quadruple)\s+(?:\w+\s+)?"
+    r"(?:therapy|treatment|regimen|combination)\s+(?:of|with)\b|\bregimen\s+of\b",
+    re.IGNORECASE,
+)
+
+
+def _combination_list(sentence: Sentence) -> tuple[int, int] | None:
+    """Offsets (in the text) of a list that a combination cue opens, up to where the sentence
+    goes on ("… with A, B and C, which …"), or None."""
+    lead = _COMBINATION_LEAD.search(sentence.text)
+    if lead is None:
+        return None
+    end = cues.FAILED_LIST_END.search(sentence.text, lead.end())
+    return sentence.start + lead.end(), sentence.start + (end.start() if end else len(sentence.text))
 
 
 def failed_span(sentence: Sentence) -> tuple[int, int] | None:
@@ -528,6 +566,8 @@ def _candidates(
             response = _response(clause) or (_response(text) if explicit else None)
         if response is None:
             continue
+        if response in {"improved", "complete", "partial"} and _is_comparator(sentence, groups, group):
+            continue  # "reduced mortality with rituximab compared to TNF inhibitors": what it was compared with
         context = _clause_context(doc, span, mentions) if explicit else doc.context
         n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
         response = _with_counts(response, n_treated, n_responded, fraction, bool(_COMPARED.search(clause)))
@@ -561,6 +601,21 @@ def _candidates(
             )
         )
     return out
+
+
+#: What introduces the comparator of a result: "compared to", "versus", "than".
+_COMPARATOR_BEFORE = cue(r"\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to)|versus|vs|than|over)\W*$", re.I)
+
+
+def _is_comparator(sentence: Sentence, groups: list[_Group], group: _Group) -> bool:
+    """Whether ``group`` is what another intervention of the sentence was compared with (it
+    follows "compared to", "versus" or "than", a few words after an earlier group)."""
+    earlier = [g for g in groups if g.end <= group.start]
+    if not earlier:
+        return False
+    between = sentence.text[earlier[-1].end - sentence.start : group.start - sentence.start]
+    words = between.split()
+    return len(words) <= 8 and _COMPARATOR_BEFORE.search(" ".join(words[-4:]) + " ") is not None
 
 
 def _off_target(lexicon: Lexicon, text: str) -> bool:
@@ -644,22 +699,22 @@ def _response(text: str) -> str | None:
 
 
 #: A benefit stated against a comparator arm.
-_COMPARED = re.compile(
+_COMPARED = cue(
     r"\b(?:superior\s+to|better\s+than|compared\s+(?:with|to)\s+(?:the\s+)?placebo|than\s+(?:with\s+)?placebo"
     r"|versus\s+placebo|vs\.?\s+placebo|over\s+placebo)\b",
     re.I,
 )
 #: Counts or shares of patients, as an outcome breakdown states them ("6 (22%)", "in 8 patients").
-_BREAKDOWN = re.compile(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
-_WORSE = re.compile(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
+_BREAKDOWN = cue(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
+_WORSE = cue(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
 
 
 def _counts(
     doc: _Article, sentence: Sentence, clause: str, group: _Group | None = None
 ) -> tuple[int | None, int | None, float | None]:
-    """(treated, responded, responder fraction) stated in the sentence or known for the article;
-    the patients given ``group``'s intervention when the article says how many, rather than the
-    whole cohort."""
+    """(treated, responded, responder fraction) stated in the sentence or known for the article:
+    the patients the sentence counts over ("Of 7 evaluable patients"), else those given
+    ``group``'s intervention when the article says how many, rather than the whole cohort."""
     text = sentence.text
     for m in (*cues.FRACTION_SLASH.finditer(clause), *cues.FRACTION_OF.finditer(clause)):
         r, n = cues.number(m.group("r")), cues.number(m.group("n"))
@@ -670,12 +725,14 @@ def _counts(
     all_n = cues.ALL_N.search(clause)
     if all_n and (n := cues.number(all_n.group("n"))):
         return n, n, 1.0
-    treated = (_treated_with(doc, group) if group else None) or _treated_here(text) or doc.n_treated
+    denominator = cues.DENOMINATOR.search(text)
+    stated = cues.number(denominator.group("n") or denominator.group("t")) if denominator else None
+    treated = stated or (_treated_with(doc, group) if group else None) or _treated_here(text) or doc.n_treated
     if treated is None:
         eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
         treated = eq[-1] if eq and sentence.index > 0 else None
     percent = _percent(clause)
-    responders = cues.RESPONDERS.search(clause)
+    responders = cues.RESPONDERS.search(clause) or cues.RESPONDED_IN.search(clause)
     if responders and (r := cues.number(responders.group("r"))) is not None and treated and r <= treated:
         return treated, r, r / treated
     if percent is not None:
@@ -683,13 +740,13 @@ def _counts(
     return treated, None, None
 
 
-_GIVEN_BEFORE = re.compile(
+_GIVEN_BEFORE = cue(
     rf"\b(?P<n>{cues.NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}\s+(?:were\s+|was\s+|had\s+been\s+)?"
     r"(?:randomi[sz]ed\s+to|assigned\s+to|allocated\s+to|received|receiving|treated\s+with|given|started\s+on"
     r"|switched\s+to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$",
     re.IGNORECASE,
 )
-_GIVEN_AFTER = re.compile(
+_GIVEN_AFTER = cue(
     rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*\(\s*n\s*=\s*(?P<n>\d{{1,5}})\s*\)"
     rf"|^\s+(?:was|were)\s+(?:given|administered|used|started)\s+(?:to|in)\s+(?P<m>{cues.NUMBER})\s+(?:\w+\s+)?{cues.PEOPLE}",
     re.IGNORECASE,

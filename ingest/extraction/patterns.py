@@ -1,0 +1,161 @@
+"""Case-insensitive cue patterns that run at the speed of case-sensitive ones.
+
+Python's regular-expression engine matches an ``IGNORECASE`` pattern several times slower than
+the same pattern without the flag (it folds every character it compares, and cannot skip ahead
+to a literal prefix). Cue patterns are written in lower case, so a :class:`Cue` matches the
+*lower-cased* text with a case-sensitive twin of the pattern instead: the same matches at the
+same offsets, two to four times faster. Two things keep that exact:
+
+* a pattern with an upper-case letter outside an escape (``[A-Z]``, ``MEDLINE``) is matched as
+  written, with the flag, on the original text;
+* a text whose lower-cased form has another length (a few Unicode letters lower-case to two
+  characters) is matched as written too, so offsets always refer to the original text.
+
+Groups of a folded match read in lower case; callers read numbers and words from them, never
+text to show.
+
+A cue that can only start with a few characters ("report|present|describe": ``r``, ``p``,
+``d``) is also given a lookahead naming them, so the engine passes over other positions at
+the cost of one character test instead of trying every alternative (two to three times faster
+on the patterns that start with a count). The characters are read from the parsed pattern; a
+pattern whose start cannot be read that way is used as written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any, Final
+
+_UPPER_OUTSIDE_ESCAPE: Final = re.compile(r"(?<!\\)[A-Z]")
+#: The most characters a start lookahead names (beyond that it saves little).
+_MAX_START_CHARACTERS: Final = 24
+
+
+@lru_cache(maxsize=512)
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+class Cue:
+    """A compiled pattern; case-insensitive ones match lower-cased text (see the module)."""
+
+    __slots__ = ("_folded", "_pattern", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        fast = _with_start_lookahead(pattern, flags)
+        self._pattern = re.compile(fast, flags)
+        foldable = bool(flags & re.IGNORECASE) and not _UPPER_OUTSIDE_ESCAPE.search(_without_escapes(pattern))
+        self._folded = re.compile(fast, flags & ~re.IGNORECASE) if foldable else None
+
+    def _target(self, text: str) -> tuple[re.Pattern[str], str]:
+        if self._folded is not None:
+            low = _lower(text)
+            if len(low) == len(text):
+                return self._folded, low
+        return self._pattern, text
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        """As :meth:`re.Pattern.search`."""
+        pattern, target = self._target(text)
+        return pattern.search(target, pos, endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        """As :meth:`re.Pattern.match`."""
+        pattern, target = self._target(text)
+        return pattern.match(target, pos, endpos)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        """As :meth:`re.Pattern.finditer`."""
+        pattern, target = self._target(text)
+        return pattern.finditer(target, pos, endpos)
+
+    def findall(self, text: str) -> list[str]:
+        """As :meth:`re.Pattern.findall` (lower-cased when folded)."""
+        pattern, target = self._target(text)
+        return pattern.findall(target)
+
+    def sub(self, replacement: str, text: str) -> str:
+        """Each match replaced by ``replacement`` (a plain string); the rest of ``text`` is kept
+        as written, in its own case."""
+        pattern, target = self._target(text)
+        if target is text:
+            return pattern.sub(lambda _: replacement, text)
+        parts: list[str] = []
+        last = 0
+        for m in pattern.finditer(target):
+            parts.extend((text[last : m.start()], replacement))
+            last = m.end()
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Cue({self.pattern!r}, folded={self._folded is not None})"
+
+
+def _without_escapes(pattern: str) -> str:
+    """The pattern with escaped characters (``\\S``, ``\\B``, ``\\N{…}``) removed."""
+    return re.sub(r"\\N\{[^}]*\}|\\.", "", pattern)
+
+
+def _with_start_lookahead(pattern: str, flags: int) -> str:
+    """``pattern`` behind a lookahead naming the characters a match can start with, when they
+    are few and can be read from the parsed pattern; else ``pattern`` as it is."""
+    try:
+        parser = importlib.import_module("re._parser")  # the standard library's own (private: guarded)
+        parsed = parser.parse(pattern, flags)
+        first = _first_characters(list(parsed))
+    except Exception:  # an optimisation only: any failure leaves the pattern as it is
+        return pattern
+    if not first or len(first) > _MAX_START_CHARACTERS:
+        return pattern
+    return "(?=[" + "".join(sorted(first)) + "])(?:" + pattern + ")"
+
+
+def _first_characters(items: list[Any]) -> set[str] | None:
+    """Class members (escaped) that can begin a match of the parsed items, or None if unknown."""
+    c: Any = importlib.import_module("re._constants")
+
+    for op, arg in items:
+        if op is c.AT or op is c.ASSERT_NOT or (op is c.ASSERT and arg[0] == -1):
+            continue  # \b, ^, (?!…), (?<=…): zero-width, look at what follows
+        if op is c.LITERAL:
+            return {f"\\x{{{arg:x}}}" if arg > 0xFF else f"\\x{arg:02x}"}
+        if op is c.IN:
+            out: set[str] = set()
+            for kind, value in arg:
+                if kind is c.LITERAL:
+                    out.add(f"\\x{{{value:x}}}" if value > 0xFF else f"\\x{value:02x}")
+                elif kind is c.CATEGORY and value is c.CATEGORY_DIGIT:
+                    out.add("\\d")
+                elif kind is c.RANGE and value[1] - value[0] < _MAX_START_CHARACTERS:
+                    out.update(f"\\x{v:02x}" for v in range(value[0], value[1] + 1) if v <= 0xFF)
+                else:
+                    return None  # a negated class, \w, \s, a wide range: too many to name
+            return out
+        if op is c.SUBPATTERN:
+            return _first_characters(list(arg[-1]))
+        if op is c.ASSERT and arg[0] == 1:
+            return _first_characters(list(arg[1]))  # a lookahead already names them
+        if op is c.BRANCH:
+            union: set[str] = set()
+            for branch in arg[1]:
+                first = _first_characters(list(branch))
+                if first is None:
+                    return None
+                union |= first
+            return union
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
+            return _first_characters(list(arg[2]))
+        return None  # optional items, groups references, anything else: unknown
+    return None
+
+
+def cue(pattern: str, flags: int = 0) -> Cue:
+    """A :class:`Cue` for ``pattern`` (compiled once; fold-matched when it can be)."""
+    return Cue(pattern, flags)

@@ -1,0 +1,72 @@
+"""Cue patterns (ingest.extraction.patterns): folded matching finds what IGNORECASE finds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ingest.extraction import cues
+from ingest.extraction.patterns import Cue, cue
+
+TEXTS = [
+    "Eight of the ten patients IMPROVED after Treatment; two did not respond.",
+    "Complete Resolution was seen in 3/4 cases (75%).",
+    "İstanbul: the lesions healed in FOUR patients.",  # "İ" lower-cases to two characters
+    "No new lesions appeared.",
+]
+
+
+@pytest.mark.parametrize("name", ["POSITIVE", "NEGATED", "FRACTION_OF", "COMPLETE", "PERCENT", "FRACTION_SLASH"])
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_cue_matches_where_the_ignorecase_pattern_does(name: str, text: str) -> None:
+    c: Cue = getattr(cues, name)
+    plain = re.compile(c.pattern, c.flags)
+    assert [m.span() for m in c.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    assert (c.search(text) is None) == (plain.search(text) is None)
+
+
+def test_only_lower_case_patterns_are_folded() -> None:
+    assert cue(r"\bhealed\b", re.IGNORECASE)._folded is not None
+    assert cue(r"\bMEDLINE\b", re.IGNORECASE)._folded is None  # an upper-case literal
+    assert cue(r"\S+ed\b", re.IGNORECASE)._folded is not None  # an escape is not a literal
+    assert cue(r"\bhealed\b")._folded is None  # case-sensitive as written
+
+
+def test_sub_keeps_the_text_in_its_own_case() -> None:
+    purpose = cue(r"\bto\s+improve\b", re.IGNORECASE)
+    assert purpose.sub(" ", "We aimed TO IMPROVE Healing.") == "We aimed   Healing."
+
+
+def test_a_start_lookahead_is_added_only_where_the_first_characters_are_few() -> None:
+    assert cue(r"\b(?:report|describe)\w*", re.IGNORECASE)._pattern.pattern.startswith("(?=[")
+    assert cue(r"\b\w+ed\b", re.IGNORECASE)._pattern.pattern == r"\b\w+ed\b"  # any letter can start it
+    assert cue(r"(?:very\s+)?good", re.IGNORECASE)._pattern.pattern == r"(?:very\s+)?good"  # optional start
+
+
+def test_every_cue_finds_what_its_pattern_as_written_finds_on_every_corpus_sentence() -> None:
+    from conftest import SHARED
+
+    corpus = SHARED / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("../shared/corpus is not available")
+    import json
+
+    from ingest.extraction import design, fields
+    from ingest.extractors import ranked, rules
+
+    texts = [
+        json.loads(line)["abstract"]
+        for path in sorted(corpus.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    checked = 0
+    for module in (cues, rules, design, ranked, fields):
+        for name, value in vars(module).items():
+            if isinstance(value, Cue):
+                plain = re.compile(value.pattern, value.flags)
+                for text in texts:
+                    assert [m.span() for m in value.finditer(text)] == [m.span() for m in plain.finditer(text)], name
+                checked += 1
+    assert checked > 40
