@@ -70,7 +70,11 @@ def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
     report.changes["vocabulary"] = store.save_topic(pack)
     reviewed = [f for f in findings if f.evidence_start is not None or f.intervention_id not in _pack_ids(pack)]
     if reviewed:
-        general = _vocabulary_for(topic_lexicon(pack), pack, {f.intervention_id for f in reviewed}, ())
+        lexicon = topic_lexicon(pack)
+        combos = _reviewed_combinations(pack, lexicon)
+        used = {f.intervention_id for f in reviewed} - {c.id for c in combos}
+        used |= {part for c in combos for part in c.components}
+        general = _vocabulary_for(lexicon, pack, used, combos)
         if general is not None:
             report.changes["vocabulary"] += store.save_vocabulary(general)
     report.changes["articles"] = store.save_articles(articles, fill_only=True)
@@ -115,6 +119,34 @@ def _decisions(pack: TopicPack) -> list[ReviewDecision]:
         for r in reviews.rejected
     ]
     return rows
+
+
+def _reviewed_combinations(pack: TopicPack, lexicon: Lexicon) -> list[InterventionSpec]:
+    """Combinations that reviewed findings name and no vocabulary defines (made by the extractor).
+
+    Raises:
+        IngestError: a reviewed finding names an intervention nothing defines.
+    """
+    from ingest.errors import IngestError
+    from ingest.review import load_reviews
+
+    found: dict[str, InterventionSpec] = {}
+    for a in load_reviews(pack).accepted:
+        try:
+            lexicon.intervention(a.intervention_id)
+            continue
+        except KeyError:
+            pass
+        if len(a.components) < 2:
+            raise IngestError(
+                f"{pack.path / 'reviews.yaml'}: accepted finding {a.review_id} names intervention "
+                f"{a.intervention_id!r}, which no vocabulary defines: add it to vocabulary.yaml"
+            )
+        names = " + ".join(lexicon.intervention(c).name for c in a.components)
+        found[a.intervention_id] = InterventionSpec(
+            id=a.intervention_id, name=names, kind="combination", components=a.components
+        )
+    return list(found.values())
 
 
 def _pack_ids(pack: TopicPack) -> set[str]:

@@ -144,6 +144,10 @@ class Accepted(_Decided):
     response: str = Field(description="The response (see Methods).")
     study_design: str = Field(description="The article's design.")
     extractor: str | None = Field(default=None, description="What made the machine finding (name version).")
+    components: tuple[str, ...] = Field(
+        default=(),
+        description="Component ids of a combination no vocabulary defines (so a rebuild from scratch can add it).",
+    )
 
 
 class Rejected(_Decided):
@@ -152,7 +156,14 @@ class Rejected(_Decided):
     reason: str = Field(min_length=1, description="Why it was rejected.")
 
 
-def accept(row: Mapping[str, Any], fields: Mapping[str, Any], *, reviewer: str, today: date) -> Accepted:
+def accept(
+    row: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    *,
+    reviewer: str,
+    today: date,
+    components: Mapping[str, tuple[str, ...]] | None = None,
+) -> Accepted:
     """The decision to accept a machine finding (``row``, as :func:`ingest.review_sheet.unreviewed`
     gives it) with the reviewer's ``fields``: a correction when any differs from the machine's."""
     changed = tuple(n for n in EDITABLE if fields[n] != row[n])
@@ -165,6 +176,7 @@ def accept(row: Mapping[str, Any], fields: Mapping[str, Any], *, reviewer: str, 
         article_id=row["article_id"],
         evidence=evidence_span(row["abstract"], row["evidence_start"], row["evidence_end"]),
         extractor=f"{row['extractor']} {row['extractor_version']}",
+        components=(components or {}).get(fields["intervention_id"], ()),
         **{n: fields[n] for n in EDITABLE},
     )
 

@@ -78,6 +78,18 @@ def unreviewed(engine: Engine, topic_id: str, exclude: frozenset[str] = frozense
     return found
 
 
+def combinations(engine: Engine) -> dict[str, tuple[str, ...]]:
+    """The KB's combination interventions and their component ids, in order."""
+    found: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT combination_id, component_id FROM intervention_component ORDER BY combination_id, position")
+        )
+        for combination, component in rows:
+            found.setdefault(combination, []).append(component)
+    return {k: tuple(v) for k, v in found.items()}
+
+
 def write_sheet(engine: Engine, pack: TopicPack, out: Path) -> int:
     """Write the topic's unreviewed findings to a CSV sheet; returns how many rows.
 
@@ -199,7 +211,9 @@ def read_sheet(
             if decision == "correct" and not changed:
                 problems.append(f"{where}: decision: no field differs from the machine finding; write accept")
                 continue
-            decisions.accepted.append(accept(row, fields, reviewer=reviewer, today=today))
+            decisions.accepted.append(
+                accept(row, fields, reviewer=reviewer, today=today, components=combinations(engine))
+            )
         decisions.articles.append(_article(row))
     if problems:
         raise IngestError(f"{path}: {len(problems)} problem(s), nothing was applied:\n" + "\n".join(problems))

@@ -21,7 +21,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from ingest.review import EDITABLE, Decisions, accept, decided_ids, reject, save_decisions
-from ingest.review_sheet import _article, _fields, unreviewed
+from ingest.review_sheet import _article, _fields, combinations, unreviewed
 from kb.topic import TopicPack
 
 _KEYS = "[a]ccept  [e]dit a field  [c] save the corrected finding  [r]eject  [s]kip  [q]uit"
@@ -82,7 +82,9 @@ def run_review(pack: TopicPack, engine: Engine, known: set[str], *, reviewer: st
                 if key == "a" and changed:
                     console.print("fields were edited: press c to save the corrected finding", highlight=False)
                     continue
-                new.accepted.append(accept(row, fields, reviewer=reviewer, today=today))
+                new.accepted.append(
+                    accept(row, fields, reviewer=reviewer, today=today, components=combinations(engine))
+                )
             elif key == "r":
                 reason = _ask(console, "reason for rejecting").strip()
                 if not reason:

@@ -204,3 +204,25 @@ def test_terminal_review_is_resumable(tmp_path: Path, pack: Path, xml: Path) -> 
     assert [r["reason"] for r in decided["rejected"]] == ["not about calcinosis"]
     assert sorted(f["origin"] for f in findings(db)) == ["curated", "curated"]
     assert "no unreviewed findings" in kb("review", "--topic", str(pack), "--db", db, cwd=tmp_path, stdin="q\n").stdout
+
+
+def test_a_reviewed_new_combination_survives_a_rebuild_from_scratch(tmp_path: Path, pack: Path) -> None:
+    # A combination no vocabulary defines: the extractor makes it; the pack records its components.
+    xml = tmp_path / "combination.xml"
+    abstract = (
+        "Calcinosis in systemic sclerosis was treated with minocycline plus colchicine in 12 patients; "
+        "6 of 12 patients improved."
+    )
+    xml.write_bytes(article_set([make_article("38100009", title="A combination for calcinosis", abstract=abstract)]))
+    db = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    build_with_articles(db, pack, xml, tmp_path)
+    [machine] = [f for f in findings(db) if f["origin"] == "extracted"]
+    assert machine["intervention_id"] == "colchicine-minocycline"
+    kb("review", "--topic", str(pack), "--db", db, "--reviewer", "C. Urator", cwd=tmp_path, stdin="a\n")
+    decided = yaml.safe_load((pack / "reviews.yaml").read_text(encoding="utf-8"))
+    assert decided["accepted"][0]["components"] == ["colchicine", "minocycline"]
+
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    kb("build", "--topic", str(pack), "--db", fresh, "--no-site", cwd=tmp_path)  # no abstract yet: nothing extracted
+    [curated] = findings(fresh)
+    assert (curated["origin"], curated["intervention_id"]) == ("curated", "colchicine-minocycline")
