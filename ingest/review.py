@@ -34,24 +34,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.errors import IngestError
 from kb.errors import KBError
+from kb.models import FINDING_CONTENT_FIELDS
 from kb.topic import TopicPack
 from kb.vocabulary import _read_yaml
 
 REVIEWS_FILE = "reviews.yaml"
 
-#: The finding fields a reviewer may correct, in the order they are shown and exported.
-EDITABLE: tuple[str, ...] = (
-    "intervention_id",
-    "condition_id",
-    "context_id",
-    "route",
-    "age_group",
-    "n_treated",
-    "n_responded",
-    "response",
-    "study_design",
-    "outcome",
-)
+#: The finding fields a reviewer may correct, in the order they are shown and exported: the
+#: content fields from the intervention to the outcome measure.
+EDITABLE: tuple[str, ...] = FINDING_CONTENT_FIELDS[
+    FINDING_CONTENT_FIELDS.index("intervention_id") : FINDING_CONTENT_FIELDS.index("outcome") + 1
+]
 INT_FIELDS = frozenset({"n_treated", "n_responded"})
 
 _HEADER = (
