@@ -231,7 +231,12 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
         sections.append({"pair": pair, "page": page, "treatments": records(table[table["level"] == "intervention"])})
 
     pages["index.md"] = env.get_template("home.md.j2").render(
-        topic=site.topic, counts=site.counts, sections=sections, new=whats_new(site), rows=_HOME_ROWS, depth=""
+        topic=site.topic,
+        counts=site.counts,
+        sections=site_topics.home_sections(sections, db=engine),
+        new=whats_new(site),
+        rows=_HOME_ROWS,
+        depth="",
     )
     pages["conditions/index.md"] = env.get_template("conditions.md.j2").render(pairs=site.pairs, depth="../")
     pages.update(topic_pages(env, sections, engine))

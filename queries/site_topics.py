@@ -82,6 +82,18 @@ def site_identity(*, db: DB = None) -> dict[str, Any]:
     }
 
 
+def home_sections(sections: list[dict[str, Any]], *, db: DB = None) -> list[dict[str, Any]]:
+    """The home page's treatment sections: those of the site's topic (every one for all topics)."""
+    chosen = site_topic()
+    if chosen == ALL_TOPICS:
+        return sections
+    every = topics(db=db)
+    own = next((t for t in every if t["id"] == chosen), every[0] if every and chosen is None else None)
+    if own is None or len(every) == 1:
+        return sections
+    return [s for s in sections if s["pair"]["condition_id"] in own["conditions"]]
+
+
 def fill_markers(markdown: str, *, db: DB = None) -> str:
     """Replace the topic markers of a hand-written page (see the module's docstring)."""
     if "<!-- kb:" not in markdown:

@@ -65,6 +65,7 @@ def test_a_second_topic_in_the_demo_kb_gets_its_own_site_and_changes_no_calcinos
     assert f"How the evidence of this site’s topic, {title}" in _page(site, "methods.html").replace("'", "’")
     assert "kb refresh --topic ssc-ild --site" in _page(site, "operations.html")
     assert "What treatments have been tried for interstitial lung disease" in _page(site, "index.html")
+    assert "conditions/calcinosis--systemic-sclerosis.html" not in _page(site, "index.html")  # not its topic
 
     # One site for every topic: a page per topic, titled as a whole.
     every = tmp_path / "every"
