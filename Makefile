@@ -10,12 +10,13 @@ export DISABLE_MKDOCS_2_WARNING := true
 
 .PHONY: demo test bench lint format serve install vendor system-deps clean
 
-demo: install vendor ## Build the KB and the site from the bundled topic (offline) and say where to look
-	$(BIN)/kb build --topic calcinosis --db sqlite:///build/kb.sqlite --site-dir build/site
+demo: install vendor ## Build the KB (./kb.sqlite, the default every command reads) and the site, offline
+	$(BIN)/kb build --topic calcinosis --db sqlite:///kb.sqlite --site-dir build/site
 	@echo
-	@echo "Done. The knowledge base is build/kb.sqlite; the site is build/site/index.html."
+	@echo "Done. The knowledge base is kb.sqlite (the default of every kb command and of 'import queries');"
+	@echo "the site is build/site/index.html."
 	@echo "Browse:  open build/site/index.html, or run 'make serve' and visit http://127.0.0.1:8000/"
-	@echo "Query:   KB_DATABASE_URL=sqlite:///build/kb.sqlite $(BIN)/python -c \"import queries; print(queries.treatments_for('calcinosis', context='systemic sclerosis'))\""
+	@echo "Query:   $(BIN)/python -c \"import queries; print(queries.treatments_for('calcinosis', context='systemic sclerosis'))\""
 
 test: install vendor system-deps ## Install what the tests need (incl. PostgreSQL) and run them
 	$(BIN)/pytest

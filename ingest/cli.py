@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,6 +27,9 @@ from rich.text import Text
 
 from ingest.errors import IngestError
 from kb.errors import KBBusy, KBError
+
+if TYPE_CHECKING:
+    from kb.store import Store
 
 app = typer.Typer(
     name="kb",
@@ -83,13 +86,28 @@ def _opened(store: object) -> None:
 
 @app.command()
 def build(
-    topic: TopicOption = "calcinosis",
+    topic: Annotated[
+        str | None,
+        typer.Option("--topic", help="Topic pack name or folder (default: calcinosis; see kb topics)."),
+    ] = None,
     db: DbOption = None,
     site_dir: SiteDirOption = Path("build/site"),
     site: Annotated[bool, typer.Option("--site/--no-site", help="Also build the static site.")] = True,
     config: Annotated[Path | None, typer.Option("--config", help="mkdocs.yml to build with.")] = None,
+    all_topics: Annotated[
+        bool,
+        typer.Option(
+            "--all-topics",
+            help="One site for every topic of the KB, with a page per topic; without --topic, every "
+            "topic the KB holds is rebuilt from its pack (found by name).",
+        ),
+    ] = False,
+    reviewed_only: Annotated[
+        bool,
+        typer.Option("--reviewed-only", help="Publish only curated and reviewed findings (the KB is not changed)."),
+    ] = False,
 ) -> None:
-    """Build the KB from a topic pack (offline), then the graph and the static site."""
+    """Build the KB from a topic pack (offline), then the graph and the static site, titled by the topic."""
     from ingest.pipeline import build_topic
     from kb.graph import build_graph
     from kb.store import Store
@@ -97,27 +115,46 @@ def build(
 
     started = time.perf_counter()
     try:
-        pack = load_topic(topic)
+        every = all_topics and topic is None
+        packs = [] if every else [load_topic(topic or "calcinosis")]  # a bad pack is refused before any write
         store = Store.open(db)
         _opened(store)
-        report = build_topic(store, pack)
+        if every:
+            packs = [load_topic(t) for t in _kb_topics(store)]
+            if not packs:
+                store.close()
+                raise KBError("the KB holds no topic yet: build one first with kb build --topic NAME")
+        reports, notes = [], []
+        for pack in packs:
+            reports.append(build_topic(store, pack))
+            notes += store.vocabulary_notes
         graph = build_graph(store.engine)
         url = store.engine.url.render_as_string(hide_password=True)
         store.close()
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc
-    table = Table(title=f"Knowledge base: {url}", show_edge=False)
-    for column in ("rows", "added", "updated", "removed", "unchanged"):
-        table.add_column(column, justify="right" if column != "rows" else "left")
-    for name, changes in report.changes.items():
-        table.add_row(name, *(str(getattr(changes, f)) for f in ("added", "updated", "removed", "unchanged")))
-    console.print(table)
+    for report in reports:
+        table = Table(title=f"Knowledge base: {url} (topic {report.topic})", show_edge=False)
+        for column in ("rows", "added", "updated", "removed", "unchanged"):
+            table.add_column(column, justify="right" if column != "rows" else "left")
+        for name, changes in report.changes.items():
+            table.add_row(name, *(str(getattr(changes, f)) for f in ("added", "updated", "removed", "unchanged")))
+        console.print(table)
+    for note in notes:
+        err.print(Text.assemble(("note:", "bold yellow"), f" vocabulary {note}"), highlight=False)
     console.print(f"Graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges.")
     if site:
         from queries.site import build_site
 
         try:
-            index = build_site(site_dir, db=db, config=config)
+            source = db
+            if reviewed_only:
+                from ingest.review_site import reviewed_only_copy
+
+                source = reviewed_only_copy(
+                    db, site_dir.resolve().with_name(f"{site_dir.resolve().name}-reviewed.sqlite")
+                )
+            index = build_site(site_dir, db=source, config=config, topic=packs[0].id, all_topics=all_topics)
         except KBError as exc:
             raise _fail(exc) from exc
         console.print(
@@ -132,6 +169,13 @@ def build(
             ),
             highlight=False,
         )
+
+
+def _kb_topics(store: Store) -> list[str]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as connection:
+        return list(connection.execute(text("SELECT id FROM topic ORDER BY id")).scalars())
 
 
 CacheOption = Annotated[
@@ -180,7 +224,7 @@ def fetch(
     from ingest.entrez import EntrezClient, EntrezConfig
     from ingest.errors import FetchError
     from ingest.fetch import fetch_into_store
-    from ingest.pipeline import extract_findings
+    from ingest.pipeline import extract_findings, sync_pack
     from kb.store import Store
     from kb.topic import load_topic
 
@@ -189,13 +233,15 @@ def fetch(
     if datetype not in ("edat", "mdat", "pdat"):
         raise typer.BadParameter("use edat, mdat or pdat", param_hint="--datetype")
     try:
+        pack = load_topic(topic)
         client = EntrezClient(EntrezConfig.from_env(email=email, rate=rate), RawCache(cache_dir), offline=offline)
         store = Store.open(db)
         _opened(store)
+        sync_pack(store, pack)  # the vocabulary findings refer to, on an empty KB too
         report = fetch_into_store(
             client,
             store,
-            _topic_id(topic),
+            pack.id,
             pmids=pmid or [],
             query=query,
             since=_parse_date(since, "--since"),
@@ -204,7 +250,7 @@ def fetch(
             refs_depth=refs_depth,
             cited_by_depth=cited_by_depth,
         )
-        extracted = extract_findings(store, load_topic(topic))
+        extracted = extract_findings(store, pack)
         store.refresh_summary()
         store.close()
     except (KBError, IngestError, FetchError) as exc:
@@ -302,7 +348,7 @@ def refresh(
         from queries.site import build_site
 
         try:
-            index = build_site(site_dir, db=db)
+            index = build_site(site_dir, db=db, topic=pack.id)
         except KBError as exc:
             raise _fail(exc) from exc
         console.print(f"site rebuilt: {index}", highlight=False)
@@ -353,6 +399,22 @@ def runs(
     failed = [r for r in found if not _missing(r.message) and r.status in ("partial", "failed")]
     for run in failed[:5]:
         console.print(f"run {run.id}: {run.message}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def status(db: DbOption = None) -> None:
+    """What a maintainer asks first: schema revision, topics and sizes, last refreshes, unreviewed findings, backups.
+
+    Never writes and never creates a database.
+    """
+    from queries.status import kb_status
+
+    try:
+        found = kb_status(db)
+    except KBError as exc:
+        raise _fail(exc) from exc
+    for line in found.lines():
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("upgrade")
@@ -506,12 +568,20 @@ def serve(
 
 @app.command()
 def topics() -> None:
-    """List the topic packs bundled with this installation."""
-    from kb.topic import bundled_topics, load_topic
+    """List the topic packs found by name: in KB_TOPICS_PATH folders, then those bundled."""
+    from kb.topic import discover_topics, load_topic
 
-    for name in bundled_topics():
-        pack = load_topic(name)
-        console.print(Text.assemble((name, "bold"), f"  {pack.spec.question}  ({pack.path})"), highlight=False)
+    for found in discover_topics():
+        try:
+            question = load_topic(found.path).spec.question
+        except KBError as exc:
+            question = f"(invalid: {str(exc).splitlines()[0]}; run kb topic check {found.path})"
+        note = f"{found.source}, hidden by the pack of the same name above" if found.shadowed else found.source
+        console.print(
+            Text.assemble((found.name, "bold"), f"  {question}  ({found.path}; {note})"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -772,6 +842,10 @@ def _one_line(exc: BaseException) -> str:
     first = (str(original).strip().splitlines() or [""])[0]
     return f"{type(original).__name__}: {first}" if first else type(original).__name__
 
+
+# The review queue and the topic-authoring commands (kb review …, kb topic …) live in their own
+# module; importing it registers them on `app`.
+from ingest import cli_authoring  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

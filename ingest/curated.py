@@ -29,15 +29,15 @@ class CuratedArticle(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(pattern=_CURIE, description="CURIE: pubmed:PMID, doi:DOI, or local:slug when neither exists.")
-    pmid: str | None = Field(default=None, pattern=r"^\d+$")
-    doi: str | None = Field(default=None, pattern=r"^10\.\S+$")
-    pmcid: str | None = Field(default=None, pattern=r"^PMC\d+$")
-    title: str | None = None
-    journal: str | None = None
-    year: int | None = Field(default=None, ge=1800, le=2100)
-    authors: tuple[str, ...] = ()
-    publication_types: tuple[str, ...] = ()
-    url: str | None = None
+    pmid: str | None = Field(default=None, pattern=r"^\d+$", description="PubMed identifier (digits).")
+    doi: str | None = Field(default=None, pattern=r"^10\.\S+$", description="DOI, without https://doi.org/.")
+    pmcid: str | None = Field(default=None, pattern=r"^PMC\d+$", description="PubMed Central identifier.")
+    title: str | None = Field(default=None, description="Title as published.")
+    journal: str | None = Field(default=None, description="Journal or conference.")
+    year: int | None = Field(default=None, ge=1800, le=2100, description="Year of publication.")
+    authors: tuple[str, ...] = Field(default=(), description="Authors, 'Family Initials' (the first is enough).")
+    publication_types: tuple[str, ...] = Field(default=(), description="PubMed publication types.")
+    url: str | None = Field(default=None, description="Where the record was read, when not PubMed.")
 
     @model_validator(mode="after")
     def _id_matches_identifiers(self) -> CuratedArticle:
@@ -54,17 +54,17 @@ class CuratedFinding(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Stable curation key, unique within the topic.")
-    article: str = Field(pattern=_CURIE)
-    intervention: str
-    condition: str
-    context: str | None = None
-    route: str | None = None
-    age_group: AgeGroup = "unknown"
-    n_treated: int | None = Field(default=None, ge=0)
-    n_responded: int | None = Field(default=None, ge=0)
-    response: Response
-    study_design: StudyDesign
-    outcome: str | None = None
+    article: str = Field(pattern=_CURIE, description="Id of the article (one of the articles listed).")
+    intervention: str = Field(description="Intervention id, name or synonym in the topic's vocabulary.")
+    condition: str = Field(description="Condition id, name or synonym in the topic's vocabulary.")
+    context: str | None = Field(default=None, description="Disease context; empty when mixed or unstated.")
+    route: str | None = Field(default=None, description="Route, when it distinguishes the intervention.")
+    age_group: AgeGroup = Field(default="unknown", description="Who was treated.")
+    n_treated: int | None = Field(default=None, ge=0, description="Patients treated, as the article counts them.")
+    n_responded: int | None = Field(default=None, ge=0, description="Patients responding (at most n_treated).")
+    response: Response = Field(description="The response reported (see the site's Methods page).")
+    study_design: StudyDesign = Field(description="The article's design.")
+    outcome: str | None = Field(default=None, description="What was measured (size, pain, ulcers, …).")
     summary: str = Field(min_length=10, description="One line, in the curator's own words.")
     adverse_events: str | None = Field(
         default=None, min_length=3, description="Adverse events or withdrawals the source reports, '; ' between events."
@@ -80,8 +80,8 @@ class CuratedFinding(BaseModel):
 class CuratedFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    articles: tuple[CuratedArticle, ...] = ()
-    findings: tuple[CuratedFinding, ...] = ()
+    articles: tuple[CuratedArticle, ...] = Field(default=(), description="Articles the curated findings cite.")
+    findings: tuple[CuratedFinding, ...] = Field(default=(), description="Curated treatment-response findings.")
 
 
 def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRecord]]:
@@ -93,7 +93,7 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
     """
     path = topic.curated_path
     if not path.is_file():
-        return [], []
+        return _reviewed(topic, set())
     try:
         data = CuratedFile.model_validate(_read_yaml(path) or {})
     except (ValidationError, KBError) as exc:
@@ -104,21 +104,7 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
     problems += [f"article {i} is defined twice" for i in _repeated(article_ids)]
     problems += [f"finding key {k} is used twice" for k in _repeated(f.key for f in data.findings)]
 
-    articles = [
-        ArticleRecord(
-            id=a.id,
-            pmid=a.pmid,
-            doi=a.doi,
-            pmcid=a.pmcid,
-            title=a.title,
-            journal=a.journal,
-            year=a.year,
-            authors=list(a.authors),
-            publication_types=list(a.publication_types),
-            url=a.url,
-        )
-        for a in data.articles
-    ]
+    articles = [_article_record(a) for a in data.articles]
     vocab = topic.vocabulary
     findings: list[FindingRecord] = []
     known_articles = set(article_ids)
@@ -152,7 +138,47 @@ def load_curated(topic: TopicPack) -> tuple[list[ArticleRecord], list[FindingRec
             problems.append(f"finding {f.key}: {exc}")
     if problems:
         raise IngestError(f"{path}: " + "; ".join(problems))
+    reviewed_articles, reviewed = _reviewed(topic, known_articles)
+    return articles + reviewed_articles, findings + reviewed
+
+
+def _reviewed(topic: TopicPack, known: set[str]) -> tuple[list[ArticleRecord], list[FindingRecord]]:
+    """The pack's accepted and corrected machine findings (``reviews.yaml``) as curated records.
+
+    Their interventions may be general ones (from the shared resources), kept as ids; the
+    evidence sentence is filled in from the KB's abstract by the pipeline, when it holds it.
+    """
+    from ingest.review import EDITABLE, load_reviews, summary_of
+
+    reviews = load_reviews(topic)
+    articles = [_article_record(a) for a in reviews.articles if a.id not in known]
+    findings = [
+        FindingRecord(
+            **{n: getattr(a, n) for n in EDITABLE},
+            article_id=a.article_id,
+            evidence_start=a.evidence.start if a.evidence else None,
+            evidence_end=a.evidence.end if a.evidence else None,
+            summary=summary_of(a),
+            origin="curated",
+            extractor=CURATED_EXTRACTOR,
+            curation_key=f"{topic.id}:{a.review_id}",
+            topic_id=topic.id,
+        )
+        for a in reviews.accepted
+    ]
     return articles, findings
+
+
+def _article_record(a: BaseModel) -> ArticleRecord:
+    """The article record of a curated or reviewed article's bibliographic facts."""
+    fields = a.model_dump()
+    return ArticleRecord.model_validate(
+        {k: fields.get(k) for k in ("id", "pmid", "doi", "pmcid", "title", "journal", "year", "url")}
+        | {
+            "authors": list(fields.get("authors") or ()),
+            "publication_types": list(fields.get("publication_types") or ()),
+        }
+    )
 
 
 def _repeated(values: object) -> list[str]:

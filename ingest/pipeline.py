@@ -19,7 +19,7 @@ from ingest.extraction.lexicon import Lexicon, topic_lexicon
 from ingest.extraction.resources import split_route
 from ingest.extraction.text import ArticleText
 from ingest.extractors import DEFAULT_EXTRACTOR, Extraction, Extractor, get
-from kb.models import Article, ArticleSource, FindingRecord
+from kb.models import Article, ArticleSource, FindingRecord, ReviewDecision
 from kb.store import Changes, Store
 from kb.topic import TopicPack
 from kb.vocabulary import InterventionSpec, Vocabulary
@@ -68,7 +68,17 @@ def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
     articles, findings = load_curated(pack)
     report = BuildReport(topic=pack.id)
     report.changes["vocabulary"] = store.save_topic(pack)
+    reviewed = [f for f in findings if f.evidence_start is not None or f.intervention_id not in _pack_ids(pack)]
+    if reviewed:
+        lexicon = topic_lexicon(pack)
+        combos = _reviewed_combinations(pack, lexicon)
+        used = {f.intervention_id for f in reviewed} - {c.id for c in combos}
+        used |= {part for c in combos for part in c.components}
+        general = _vocabulary_for(lexicon, pack, used, combos)
+        if general is not None:
+            report.changes["vocabulary"] += store.save_vocabulary(general)
     report.changes["articles"] = store.save_articles(articles, fill_only=True)
+    _fill_evidence(store, pack, findings)
     article_ids = {a.id for a in articles}
     sources = [ArticleSource(article_id=a.id, topic_id=pack.id, kind="curated", detail="") for a in articles]
     sources += [
@@ -78,7 +88,85 @@ def sync_pack(store: Store, pack: TopicPack) -> BuildReport:
     ]
     report.changes["sources"] = store.save_article_sources(sources)
     report.changes["findings"] = store.save_curated_findings(pack.id, findings)
+    report.changes["reviews"] = store.save_review_decisions(pack.id, _decisions(pack))
     return report
+
+
+def _decisions(pack: TopicPack) -> list[ReviewDecision]:
+    from ingest.review import load_reviews
+
+    reviews = load_reviews(pack)
+    rows = [
+        ReviewDecision(
+            topic_id=pack.id,
+            review_id=a.review_id,
+            decision=a.decision,
+            corrected=list(a.corrected),
+            reviewer=a.reviewer,
+            reviewed_on=a.reviewed_on,
+        )
+        for a in reviews.accepted
+    ]
+    rows += [
+        ReviewDecision(
+            topic_id=pack.id,
+            review_id=r.review_id,
+            decision="reject",
+            reviewer=r.reviewer,
+            reviewed_on=r.reviewed_on,
+            reason=r.reason,
+        )
+        for r in reviews.rejected
+    ]
+    return rows
+
+
+def _reviewed_combinations(pack: TopicPack, lexicon: Lexicon) -> list[InterventionSpec]:
+    """Combinations that reviewed findings name and no vocabulary defines (made by the extractor).
+
+    Raises:
+        IngestError: a reviewed finding names an intervention nothing defines.
+    """
+    from ingest.errors import IngestError
+    from ingest.review import load_reviews
+
+    found: dict[str, InterventionSpec] = {}
+    for a in load_reviews(pack).accepted:
+        try:
+            lexicon.intervention(a.intervention_id)
+            continue
+        except KeyError:
+            pass
+        if len(a.components) < 2:
+            raise IngestError(
+                f"{pack.path / 'reviews.yaml'}: accepted finding {a.review_id} names intervention "
+                f"{a.intervention_id!r}, which no vocabulary defines: add it to vocabulary.yaml"
+            )
+        names = " + ".join(lexicon.intervention(c).name for c in a.components)
+        found[a.intervention_id] = InterventionSpec(
+            id=a.intervention_id, name=names, kind="combination", components=a.components
+        )
+    return list(found.values())
+
+
+def _pack_ids(pack: TopicPack) -> set[str]:
+    return {i.id for i in pack.vocabulary.interventions}
+
+
+def _fill_evidence(store: Store, pack: TopicPack, findings: list[FindingRecord]) -> None:
+    """Give reviewed findings their evidence sentence, read from the KB's abstract when its hash
+    matches the one the pack recorded (the pack never holds the text)."""
+    from ingest.review import load_reviews
+
+    spans = {f"{pack.id}:{a.review_id}": a.evidence for a in load_reviews(pack).accepted if a.evidence}
+    wanted = [f for f in findings if f.curation_key in spans]
+    if not wanted:
+        return
+    abstracts = store.abstracts({f.article_id for f in wanted})
+    for finding in wanted:
+        span = spans[finding.curation_key or ""]
+        assert span is not None
+        finding.evidence = span.sentence_in(abstracts.get(finding.article_id))
 
 
 def extract_findings(
@@ -116,7 +204,7 @@ def extract_findings(
     needed = extraction.vocabulary_needed()
     if needed is not None:
         changes += store.save_vocabulary(needed)
-    changes += store.replace_extracted_findings_of(per_article, extraction.name, extraction.version)
+    changes += store.replace_extracted_findings_of(per_article, extraction.name, extraction.version, topic_id=pack.id)
     return changes
 
 
@@ -134,6 +222,8 @@ class TopicExtraction:
     labeller: Labeller
     used: set[str] = field(default_factory=set)
     combinations: dict[str, InterventionSpec] = field(default_factory=dict)
+    #: Review identities a person decided on (accepted, corrected or rejected): never extracted again.
+    decided: frozenset[str] = frozenset()
 
     @classmethod
     def prepare(cls, pack: TopicPack, extractor_name: str = DEFAULT_EXTRACTOR) -> TopicExtraction:
@@ -142,9 +232,11 @@ class TopicExtraction:
         Raises:
             IngestError: no extractor has that name.
         """
+        from ingest.review import decided_ids
+
         extractor = get(extractor_name)
         lexicon = topic_lexicon(pack)
-        return cls(pack, extractor, lexicon, Labeller(pack, lexicon))
+        return cls(pack, extractor, lexicon, Labeller(pack, lexicon), decided=frozenset(decided_ids(pack)))
 
     @property
     def name(self) -> str:
@@ -156,11 +248,16 @@ class TopicExtraction:
 
     def findings(self, article: ArticleText) -> list[FindingRecord]:
         """The findings the extractor makes from one article, as records to store."""
+        from ingest.review import review_id_of
+
         records = []
         for extraction in self.extractor(article, self.lexicon):
-            self.used.update(extraction.interventions)
             intervention = _intervention_id(extraction, self.labeller, self.combinations)
-            records.append(_record(article, extraction, intervention, self.pack, self.name, self.version))
+            record = _record(article, extraction, intervention, self.pack, self.name, self.version)
+            if self.decided and review_id_of(record) in self.decided:
+                continue  # a person's decision stands over the machine's
+            self.used.update(extraction.interventions)
+            records.append(record)
         return records
 
     def vocabulary_needed(self) -> Vocabulary | None:

@@ -497,3 +497,43 @@ class AppliedFile(SQLModel, table=True):
     deleted: int = Field(default=0, description="Articles its DeleteCitation entries removed.")
     refused: int = Field(default=0, description="Records refused (an identifier not of its shape).")
     applied_at: datetime | None = Field(default=None, description="When it was applied (UTC).")
+
+
+# -- several topics in one KB --------------------------------------------------------------
+
+
+class TopicVocabulary(SQLModel, table=True):
+    """One vocabulary entry as one source defines it: a topic's pack, or ``''`` for the general
+    resources the extractors draw on (and entries a KB held before topics were recorded).
+
+    The shared rows (``condition``, ``disease_context``, ``intervention``,
+    ``intervention_class``) are the merge of every source's entry for their id (see
+    :mod:`kb.vocab_merge`), so a topic's pack never overwrites what another topic defined.
+    """
+
+    __tablename__ = "topic_vocabulary"
+
+    topic_id: str = Field(primary_key=True, description="The topic whose pack defines the entry; '' for general.")
+    kind: str = Field(primary_key=True, description="class, intervention, condition or context.")
+    entry_id: str = Field(primary_key=True, description="Id of the vocabulary row the entry is merged into.")
+    entry: dict[str, Any] = Field(
+        default_factory=dict, sa_type=JSON, description="The row's fields as this source defines them."
+    )
+
+
+class ReviewDecision(SQLModel, table=True):
+    """A person's decision on a machine finding, loaded from its topic pack's ``reviews.yaml``.
+
+    Accepted and corrected findings are also curated findings; rejected ones are never
+    extracted again. The site's Methods page reports the extractor's precision from these rows.
+    """
+
+    __tablename__ = "review_decision"
+
+    topic_id: str = Field(primary_key=True, description="The topic whose pack records the decision.")
+    review_id: str = Field(primary_key=True, description="The finding's identity for review (r- and 16 hex digits).")
+    decision: str = Field(description="accept, correct or reject.")
+    corrected: list[str] = Field(default_factory=list, sa_type=JSON, description="Fields a correction changed.")
+    reviewer: str = Field(description="Who decided.")
+    reviewed_on: date = Field(description="When.")
+    reason: str | None = Field(default=None, description="Why a finding was rejected.")

@@ -41,12 +41,15 @@ from kb.models import (
     MissingRecord,
     RefreshRun,
     RefreshWatermark,
+    ReviewDecision,
     Topic,
+    TopicVocabulary,
     finding_id,
 )
 from kb.schema import Upgrade
 from kb.schema import upgrade as upgrade_schema
 from kb.topic import TopicPack
+from kb.vocab_merge import GENERAL, merge_entries
 from kb.vocabulary import Vocabulary
 
 RowT = TypeVar("RowT", bound=SQLModel)
@@ -93,6 +96,8 @@ class Store:
         self.engine = engine
         self.upgraded: Upgrade | None = None
         """The schema upgrade :meth:`open` applied (None if the schema was current)."""
+        self.vocabulary_notes: list[str] = []
+        """Fields on which the last :meth:`save_topic`'s pack disagrees with another topic's (kept as it was)."""
 
     @classmethod
     def open(cls, url: str | None = None, *, upgrade: bool = True, backup: bool = True) -> Store:
@@ -160,9 +165,14 @@ class Store:
     # -- topic and vocabulary ------------------------------------------------------------
 
     def save_topic(self, pack: TopicPack) -> Changes:
-        """Save a topic pack's settings and vocabulary."""
+        """Save a topic pack's settings and vocabulary.
+
+        The pack's vocabulary is recorded as this topic's entries and merged with what other
+        topics define for the same ids (:mod:`kb.vocab_merge`): it adds to shared rows, never
+        overwrites another topic's values. Disagreements are left in :attr:`vocabulary_notes`.
+        """
         spec = pack.spec
-        changes = self.save_vocabulary(pack.vocabulary)
+        changes = self.save_vocabulary(pack.vocabulary, source=spec.id)
         row = Topic(
             id=spec.id,
             title=spec.title,
@@ -176,10 +186,13 @@ class Store:
             changes += _upsert(session, Topic, [row])
         return changes
 
-    def save_vocabulary(self, vocabulary: Vocabulary) -> Changes:
-        """Upsert a vocabulary's classes, interventions, conditions and contexts.
+    def save_vocabulary(self, vocabulary: Vocabulary, *, source: str = GENERAL) -> Changes:
+        """Record ``source``'s entries for a vocabulary's classes, interventions, conditions and
+        contexts, and bring the shared rows of those ids to the merge of every source's entries.
 
-        Rows are never deleted here: another topic may share them.
+        ``source`` is a topic id (its pack: entries the pack no longer defines are forgotten) or
+        :data:`kb.vocab_merge.GENERAL` (entries the extractors drew from the general
+        resources; never forgotten). Rows are never deleted here: another topic may use them.
         """
         classes = [
             InterventionClass(
@@ -235,14 +248,55 @@ class Store:
             ConditionContext(condition_id=c.id, context_id=ctx) for c in vocabulary.conditions for ctx in c.contexts
         ]
         changes = Changes()
+        notes: list[str] = []
+        forget = source != GENERAL
         with self.session() as session:
-            changes += _upsert(session, InterventionClass, classes)
-            changes += _upsert(session, Intervention, interventions)
+            changes += _save_merged(session, source, "class", InterventionClass, classes, forget, notes)
+            changes += _save_merged(session, source, "intervention", Intervention, interventions, forget, notes)
             changes += _upsert(session, InterventionComponent, components)
-            changes += _upsert(session, DiseaseContext, contexts)
-            changes += _upsert(session, Condition, conditions)
+            changes += _save_merged(session, source, "context", DiseaseContext, contexts, forget, notes)
+            changes += _save_merged(session, source, "condition", Condition, conditions, forget, notes)
             changes += _upsert(session, ConditionContext, pairs)
+        if forget:
+            self.vocabulary_notes = notes
         return changes
+
+    def save_review_decisions(self, topic_id: str, decisions: Sequence[ReviewDecision]) -> Changes:
+        """Make the topic's review decisions exactly ``decisions`` (as its pack records them)."""
+        with self.session() as session:
+            current = {
+                r.review_id: r
+                for r in session.execute(
+                    select(ReviewDecision).where(col(ReviewDecision.topic_id) == topic_id)
+                ).scalars()
+            }
+            wanted = {d.review_id for d in decisions}
+            stale = [r for rid, r in current.items() if rid not in wanted]
+            for row in stale:
+                session.delete(row)
+            changes = _upsert(session, ReviewDecision, list(decisions))
+            changes.removed += len(stale)
+        return changes
+
+    def copy_from(self, source: Engine) -> int:
+        """Copy every row of another KB at this version's schema into this (new, empty) KB; returns
+        how many rows. Used to publish a variant of a KB (``kb build --reviewed-only``)."""
+        copied = 0
+        with source.connect() as reading, self.engine.begin() as writing:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                writing.execute(delete(table))  # what creating the schema wrote (the KB's state row)
+            for table in SQLModel.metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in reading.execute(select(table))]
+                for batch in _chunks(rows):
+                    writing.execute(insert(table), batch)
+                copied += len(rows)
+        return copied
+
+    def delete_extracted_findings(self) -> Changes:
+        """Remove every machine finding (origin ``extracted``): the KB keeps curated and reviewed ones."""
+        with self.session() as session:
+            result = session.execute(delete(Finding).where(col(Finding.origin) == "extracted"))
+            return Changes(removed=result.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- literature ----------------------------------------------------------------------
 
@@ -428,12 +482,20 @@ class Store:
         return self.replace_extracted_findings_of({article_id: records}, extractor, version)
 
     def replace_extracted_findings_of(
-        self, per_article: Mapping[str, Sequence[FindingRecord]], extractor: str, version: str
+        self,
+        per_article: Mapping[str, Sequence[FindingRecord]],
+        extractor: str,
+        version: str,
+        *,
+        topic_id: str | None = None,
     ) -> Changes:
         """:meth:`replace_extracted_findings` for many articles, a few hundred per transaction.
 
+        With ``topic_id``, only that topic's findings are replaced: an article gathered by
+        several topics keeps the findings each extracted for itself.
+
         Raises:
-            StoreError: a record does not match its article, the extractor and the version.
+            StoreError: a record does not match its article, the extractor, the version (or the topic).
         """
         for article_id, records in per_article.items():
             for record in records:
@@ -442,7 +504,7 @@ class Store:
                     article_id,
                     extractor,
                     version,
-                ):
+                ) or (topic_id is not None and record.topic_id != topic_id):
                     raise StoreError(f"record does not belong to {article_id} / {extractor} {version}: {record}")
         changes = Changes()
         for batch in _chunks(list(per_article), 200):
@@ -453,6 +515,7 @@ class Store:
                         col(Finding.article_id).in_(batch),
                         col(Finding.origin) == "extracted",
                         col(Finding.extractor) == extractor,
+                        *([col(Finding.topic_id) == topic_id] if topic_id is not None else []),
                     )
                 ).scalars()
                 for row in rows:
@@ -530,6 +593,20 @@ class Store:
                     )
                 ).scalar_one()
             )
+
+    def abstracts(self, ids: Iterable[str]) -> dict[str, str]:
+        """The abstracts the KB holds for these article ids (articles without one are left out)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        with self.session() as session:
+            for batch in _chunks(wanted):
+                rows = session.execute(
+                    select(col(Article.id), col(Article.abstract)).where(
+                        col(Article.id).in_(batch), col(Article.abstract).is_not(None)
+                    )
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
 
     def known_articles(self, ids: Iterable[str]) -> set[str]:
         """Which of these article ids the KB holds."""
@@ -691,6 +768,57 @@ def _upsert(session: Session, model: type[RowT], rows: list[RowT], keep: set[str
         else:
             changes.unchanged += 1
     return changes
+
+
+def _save_merged(
+    session: Session,
+    source: str,
+    kind: str,
+    model: type[RowT],
+    rows: list[RowT],
+    forget: bool,
+    notes: list[str],
+) -> Changes:
+    """Record ``source``'s entries for ``rows`` and upsert each touched id's merged row.
+
+    With ``forget``, the source's entries of this kind that ``rows`` no longer hold are
+    dropped (their rows are re-merged from the other sources, or left as they are).
+    """
+    wanted: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        fields = row.model_dump()
+        wanted[fields.pop("id")] = fields
+    mine = {
+        e.entry_id: e
+        for e in session.execute(
+            select(TopicVocabulary).where(col(TopicVocabulary.topic_id) == source, col(TopicVocabulary.kind) == kind)
+        ).scalars()
+    }
+    for entry_id, fields in wanted.items():
+        entry = mine.get(entry_id)
+        if entry is None:
+            session.add(TopicVocabulary(topic_id=source, kind=kind, entry_id=entry_id, entry=fields))
+        elif entry.entry != fields:
+            entry.entry = fields
+    ids = set(wanted)
+    if forget:
+        for entry_id, entry in mine.items():
+            if entry_id not in wanted:
+                session.delete(entry)
+                ids.add(entry_id)
+    session.flush()
+    entries: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for batch in _chunks(sorted(ids)):
+        for e in session.execute(
+            select(TopicVocabulary).where(col(TopicVocabulary.kind) == kind, col(TopicVocabulary.entry_id).in_(batch))
+        ).scalars():
+            entries.setdefault(e.entry_id, []).append((e.topic_id, e.entry))
+    merged: list[RowT] = []
+    for entry_id in sorted(entries):
+        fields, disagreements = merge_entries(entries[entry_id])
+        merged.append(model(id=entry_id, **fields))
+        notes.extend(f"{kind} {entry_id!r}: {d}" for d in disagreements if f"{source!r} says" in d)
+    return _upsert(session, model, merged)
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:

@@ -10,6 +10,7 @@ files can be passed by path, so a new topic needs no code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -240,21 +241,74 @@ def bundled_topics() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "topic.yaml").is_file())
 
 
+TOPICS_PATH_ENV = "KB_TOPICS_PATH"
+"""Environment variable: folders (separated by ``os.pathsep``) holding topic packs found by name."""
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTopic:
+    """A topic pack found by name: where, and whether another of the same name hides it."""
+
+    name: str
+    path: Path
+    source: str
+    """``KB_TOPICS_PATH`` or ``bundled``."""
+    shadowed: bool = False
+
+
+def topic_dirs() -> list[Path]:
+    """The folders of ``KB_TOPICS_PATH``, in order (empty entries ignored)."""
+    value = os.environ.get(TOPICS_PATH_ENV, "")
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+
+
+def discover_topics() -> list[FoundTopic]:
+    """Every pack findable by name: those in ``KB_TOPICS_PATH`` folders first (in order), then the
+    bundled ones; a later pack with a name already found is listed as shadowed."""
+    found: list[FoundTopic] = []
+    seen: set[str] = set()
+    candidates: list[tuple[str, Path, str]] = []
+    for folder in topic_dirs():
+        if folder.is_dir():
+            candidates += [
+                (p.name, p, TOPICS_PATH_ENV) for p in sorted(folder.iterdir()) if (p / "topic.yaml").is_file()
+            ]
+    root = Path(str(resources.files(BUNDLED_TOPICS)))
+    candidates += [(name, root / name, "bundled") for name in bundled_topics()]
+    for name, path, source in candidates:
+        found.append(FoundTopic(name, path, source, shadowed=name in seen))
+        seen.add(name)
+    return found
+
+
+def find_topic(name_or_path: str | Path) -> Path:
+    """The folder of a topic pack given by path, or by name (``KB_TOPICS_PATH``, then bundled).
+
+    Raises:
+        TopicError: no such pack (the message lists the names that can be given).
+    """
+    path = Path(name_or_path)
+    if (path / "topic.yaml").is_file():
+        return path
+    for found in discover_topics():
+        if found.name == str(name_or_path) and not found.shadowed:
+            return found.path
+    names = sorted({f.name for f in discover_topics()})
+    where = ", ".join(str(d) for d in topic_dirs()) or f"none: set {TOPICS_PATH_ENV} to add folders"
+    raise TopicError(
+        f"no topic pack {str(name_or_path)!r}: give a pack's name ({', '.join(names) or 'none found'}) or a "
+        f"folder containing topic.yaml (packs are found by name in the bundled packs and in {TOPICS_PATH_ENV} "
+        f"folders: {where}; 'kb topic new NAME' writes a new one)"
+    )
+
+
 def load_topic(name_or_path: str | Path) -> TopicPack:
-    """Load a topic pack by bundled name (``calcinosis``) or by folder path.
+    """Load a topic pack by name (``calcinosis``; see :func:`find_topic`) or by folder path.
 
     Raises:
         TopicError: no such pack, or its files do not validate (the message lists why).
     """
-    path = Path(name_or_path)
-    if not (path / "topic.yaml").is_file():
-        candidate = Path(str(resources.files(BUNDLED_TOPICS).joinpath(str(name_or_path))))
-        if not (candidate / "topic.yaml").is_file():
-            raise TopicError(
-                f"no topic pack {str(name_or_path)!r}: give a bundled name "
-                f"({', '.join(bundled_topics()) or 'none bundled'}) or a folder containing topic.yaml"
-            )
-        path = candidate
+    path = find_topic(name_or_path)
     try:
         spec = TopicSpec.model_validate(_read_yaml(path / "topic.yaml"))
         vocabulary = load_vocabulary(path / "vocabulary.yaml")

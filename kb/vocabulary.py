@@ -107,10 +107,18 @@ class Vocabulary(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    classes: tuple[InterventionClassSpec, ...] = ()
-    interventions: tuple[InterventionSpec, ...] = ()
-    conditions: tuple[ConditionSpec, ...] = ()
-    contexts: tuple[ContextSpec, ...] = ()
+    classes: tuple[InterventionClassSpec, ...] = Field(
+        default=(), description="Intervention classes the topic names (most come from the shared resources)."
+    )
+    interventions: tuple[InterventionSpec, ...] = Field(
+        default=(), description="Interventions that override or add to the shared resources (usually none)."
+    )
+    conditions: tuple[ConditionSpec, ...] = Field(
+        default=(), description="The conditions the topic is about; topic.yaml's condition is one of them."
+    )
+    contexts: tuple[ContextSpec, ...] = Field(
+        default=(), description="The diseases the conditions occur in; each gets a page per condition."
+    )
     mappings: dict[str, str] = Field(
         default_factory=dict,
         description="Treatments as written, each mapped to the id of the intervention it means "

@@ -43,7 +43,24 @@ def connect(db: DB = None) -> Engine:
 
 @functools.cache
 def _engine(url: str) -> Engine:
-    parsed = parse_url(url)
+    engine = open_read_only(url)
+    try:
+        require_current(read_state(engine))
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def open_read_only(db: str | None = None) -> Engine:
+    """A read-only engine for the database at ``db`` (default: ``KB_DATABASE_URL`` / ``kb.sqlite``),
+    whatever schema it holds; never creates a file. :func:`connect` also checks the schema.
+
+    Raises:
+        KBError: the SQLite file does not exist, or the URL names an in-memory database.
+        StoreError: permission denied.
+    """
+    parsed = parse_url(db)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_file(parsed)
         if path is None:
@@ -66,11 +83,6 @@ def _engine(url: str) -> Engine:
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
         event.listen(engine, "connect", _read_only_postgres)
-    try:
-        require_current(read_state(engine))
-    except BaseException:
-        engine.dispose()
-        raise
     return engine
 
 

@@ -20,8 +20,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from kb.aggregate import aggregate_evidence
-from queries import api, catalog
+from queries import api, catalog, site_topics
 from queries.graphs import treatment_graph
+from queries.site_topics import ALL_TOPICS, site_identity, site_topic
 from queries.terms import intervention_via
 
 __all__ = [
@@ -96,18 +97,23 @@ class SiteData:
     @classmethod
     def read(cls, engine: Engine) -> SiteData:
         interventions = catalog.interventions(db=engine)
-        topic = catalog.topic(db=engine)
+        chosen = site_topic()
+        shown = (
+            {str(t["id"]) for t in site_topics.topics(db=engine)}
+            if chosen == ALL_TOPICS
+            else {chosen or str(catalog.topic(db=engine)["id"])}
+        )
         findings = records(api.findings(db=engine))
         sources = records(catalog.article_sources(db=engine))
-        # The topic's articles only: those gathered for it and those its findings cite, never
-        # an article a file brought in for no topic or for another one.
-        own = {s["article_id"] for s in sources if s["topic_id"] == topic["id"]} | {f["article_id"] for f in findings}
+        # The site's topics' articles only: those gathered for them and those their findings
+        # cite, never an article a file brought in for no topic or for another one.
+        own = {s["article_id"] for s in sources if s["topic_id"] in shown} | {f["article_id"] for f in findings}
         articles = catalog.articles(db=engine)
         articles = articles[articles["id"].isin(own)].reset_index(drop=True)
         added = catalog.articles(added_since=_EPOCH, db=engine)
         articles["added"] = articles["id"].map(dict(zip(added["id"], added["added"], strict=True)))
         site = cls(
-            topic=topic,
+            topic=site_identity(db=engine),
             counts={**catalog.counts(db=engine), "articles": len(articles)},
             pairs=records(catalog.condition_contexts(db=engine)),
             interventions=records(interventions),

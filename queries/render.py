@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Engine
 
 from kb.certainty import certainty_rank
 from kb.errors import KBError
 from kb.evidence import DESIGN_RANK
-from queries import api
+from queries import api, site_topics
 from queries.charts import forest_axis, forest_point, rate_bar
 from queries.db import DB, connect
 from queries.downloads import Download, write_downloads
@@ -297,13 +298,14 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
     pages["index.md"] = env.get_template("home.md.j2").render(
         topic=site.topic,
         counts=site.counts,
-        sections=sections,
+        sections=site_topics.home_sections(sections, db=engine),
         new=whats_new(site),
         rows=_HOME_ROWS,
         stamp=stamp_text(db=engine),
         depth="",
     )
     pages["conditions/index.md"] = env.get_template("conditions.md.j2").render(pairs=site.pairs, depth="../")
+    pages.update(topic_pages(env, sections, engine))
 
     def by_context(level: str, item_id: str) -> list[dict[str, Any]]:
         rows = site.by_context.get((level, item_id), [])
@@ -380,6 +382,23 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
     pages["changelog.md"] = env.get_template("changelog.md.j2").render(runs=refresh_changes(site), depth="")
     pages["data-dictionary.md"] = env.get_template("data-dictionary.md.j2").render(tables=data_dictionary(), depth="")
     pages["api.md"] = env.get_template("api.md.j2").render(items=api_reference(), depth="")
+    return pages
+
+
+def topic_pages(env: Environment, sections: list[dict[str, Any]], engine: Engine) -> dict[str, str]:
+    """A page per topic the site is built for (every topic with ``--all-topics``), and their index."""
+    every = site_topics.topics(db=engine)
+    chosen = site_topics.site_topic()
+    if chosen != site_topics.ALL_TOPICS:
+        wanted = chosen or (every[0]["id"] if every else None)
+        every = [t for t in every if t["id"] == wanted]
+    pages = {}
+    for topic in every:
+        own = [s for s in sections if s["pair"]["condition_id"] in topic["conditions"]]
+        pages[f"topics/{slug(topic['id'])}.md"] = env.get_template("topic.md.j2").render(
+            topic=topic, sections=own, rows=_HOME_ROWS, depth="../"
+        )
+    pages["topics/index.md"] = env.get_template("topics.md.j2").render(topics=every, depth="../")
     return pages
 
 

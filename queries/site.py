@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kb.db import database_url
 from kb.errors import KBError
+from queries.site_topics import ALL_TOPICS, SITE_TOPIC_ENV
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,11 +98,20 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
-def build_site(site_dir: Path, *, db: str | None = None, config: Path | None = None) -> Path:
+def build_site(
+    site_dir: Path,
+    *,
+    db: str | None = None,
+    config: Path | None = None,
+    topic: str | None = None,
+    all_topics: bool = False,
+) -> Path:
     """Build the site from the KB at ``db`` into ``site_dir``; return the home page's path.
 
     ``site_dir`` must be new, empty or a previous build's output (:func:`check_site_dir`);
-    the generated pages are kept in :func:`generated_dir`.
+    the generated pages are kept in :func:`generated_dir`. The site is titled by ``topic`` (a
+    topic id; None: the KB's first topic), or is one site for every topic with ``all_topics``
+    (see :mod:`queries.site_topics`).
 
     Raises:
         KBError: no config; ``site_dir`` holds something else; or MkDocs reported an error
@@ -116,7 +126,8 @@ def build_site(site_dir: Path, *, db: str | None = None, config: Path | None = N
     check_site_dir(site_dir)  # the hook checks too (for `mkdocs build`); here it fails before any work
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
-    with _environment("KB_DATABASE_URL", database_url(db)):
+    chosen = ALL_TOPICS if all_topics else (topic or "")
+    with _environment("KB_DATABASE_URL", database_url(db)), _environment(SITE_TOPIC_ENV, chosen):
         try:
             mkdocs_config = load_config(config_file=str(config_file), site_dir=str(site_dir))
             build(mkdocs_config)

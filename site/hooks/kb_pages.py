@@ -17,10 +17,12 @@ from pathlib import Path
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 from kb.errors import KBError
 from queries.render import build_sources
 from queries.site import check_site_dir, generated_dir, mark_site_dir
+from queries.site_topics import fill_markers, site_identity
 from queries.stamp import stamp_text
 from queries.weight import prune_site
 
@@ -43,6 +45,25 @@ def on_pre_build(config: MkDocsConfig) -> None:
     # Runs before MkDocs empties the site folder.
     try:
         check_site_dir(Path(config.site_dir))
+    except KBError as exc:
+        raise PluginError(str(exc)) from exc
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    # The site is titled by its topic (KB_SITE_TOPIC, set by kb build), never by mkdocs.yml.
+    try:
+        identity = site_identity()
+    except KBError as exc:
+        raise PluginError(str(exc)) from exc
+    config["site_name"] = identity["title"]
+    config["site_description"] = identity["question"]
+    return config
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    # Hand-written pages name no topic: their markers become the topic being built.
+    try:
+        return fill_markers(markdown)
     except KBError as exc:
         raise PluginError(str(exc)) from exc
 
