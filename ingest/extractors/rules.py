@@ -48,7 +48,7 @@ from ingest.extraction.text import ArticleText, Sentence, clean, section_family,
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
-VERSION = "2.1.0"
+VERSION = "2.2.0"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
