@@ -81,7 +81,10 @@ def answers(url: str, pack: TopicPack) -> dict[str, pd.DataFrame]:
         found[f"findings {condition.id}"] = frame.drop(columns=[c for c in frame if c.endswith("_at")])
     contexts = queries.condition_contexts(db=url)
     own = {c.id for c in pack.vocabulary.conditions}
-    found["condition pages"] = contexts[contexts["condition_id"].isin(own)].reset_index(drop=True)
+    pages = contexts[contexts["condition_id"].isin(own)].reset_index(drop=True)
+    # A shared entry answers to every pack's names (the merge's union, checked by
+    # synonyms_kept): its synonym lists grow with another topic by design, nothing else may.
+    found["condition pages"] = pages.drop(columns=[c for c in pages if c.endswith("_synonyms")])
     return found
 
 
