@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from ingest.extraction import cues
+from ingest.extraction import response as outcome
 from ingest.extraction.corpus import Labeller
 from ingest.extraction.lexicon import explains, topic_lexicon
 from ingest.extraction.protocol import held_out_pack
 from ingest.extraction.text import ArticleText, split_sentences
-from ingest.extractors import get, rules
+from ingest.extractors import get
 from kb.topic import TopicPack, load_topic
 
 CALCINOSIS = load_topic("calcinosis")
@@ -189,7 +190,7 @@ def test_a_combination_cue_joins_its_whole_list() -> None:
     ],
 )
 def test_failure_and_progression_after_a_treatment(clause: str, expected: str | None) -> None:
-    assert rules._response(clause) == expected
+    assert outcome.read_response(clause) == expected
 
 
 def test_closing_a_stoma_and_revising_it_are_two_procedures() -> None:
@@ -305,7 +306,7 @@ def test_a_list_given_in_a_case_is_one_combination_unless_it_failed() -> None:
     ],
 )
 def test_negation_and_doubt_read_in_their_scope(clause: str, expected: str) -> None:
-    assert rules._response(clause) == expected
+    assert outcome.read_response(clause) == expected
 
 
 def test_a_report_of_two_cases_is_a_case_series_and_their_shared_treatment_one_combination() -> None:

@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ingest.extraction import counts as counting
 from ingest.extraction import cues
+from ingest.extraction import response as outcome
 from ingest.extraction.confidence import MODELS, Model, read_model
+from ingest.extraction.groups import Group, is_class_level, sentence_groups
 from ingest.extraction.lexicon import Lexicon
 from ingest.extraction.patterns import cue
 from ingest.extraction.resources import split_route
@@ -87,10 +90,10 @@ def candidates(doc: _rules._Article) -> list[Candidate]:
     def routed(ids: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(lexicon.routed(i, doc.routes.get(i)) for i in ids))
 
-    recent: list[list[_rules._Group]] = []
+    recent: list[list[Group]] = []
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
         interventions = [m for m in mentions if m.kind == "intervention"]
-        groups = _rules._groups(doc, sentence, interventions)
+        groups = sentence_groups(doc, sentence, interventions)
         for c in _rules._candidates(doc, sentence, mentions, groups, recent):
             key = routed(c.group.ids)
             entry = found.setdefault(key, Candidate(key, c.condition, c.context, c.group.text))
@@ -104,7 +107,7 @@ def candidates(doc: _rules._Article) -> list[Candidate]:
             entry.text = entry.text or g.text
         recent = [*recent[-2:], groups] if groups else recent
     title = Sentence(-1, 0, len(doc.title), doc.title, "title")
-    for g in _rules._groups(doc, title, [m for m in doc.title_mentions if m.kind == "intervention"]):
+    for g in sentence_groups(doc, title, [m for m in doc.title_mentions if m.kind == "intervention"]):
         key = routed(g.ids)
         found.setdefault(key, Candidate(key, doc.condition, doc.context, g.text))
     return list(found.values())
@@ -192,14 +195,14 @@ def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> E
         return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text, described)
     best: tuple[Sentence, str, int | None, int | None] | None = None
     for sentence, (start, end) in candidate.sentences:
-        group = _rules._Group(candidate.ids, start, end, candidate.text)
+        group = Group(candidate.ids, start, end, candidate.text)
         span = _rules._clause_of(sentence, group)
         clause = doc.text[span[0] : span[1]]
-        response = _rules._response(clause) or _rules._response(sentence.text)
+        response = outcome.read_response(clause) or outcome.read_response(sentence.text)
         if response is None:
             continue
-        n_treated, n_responded, fraction = _rules._counts(doc, sentence, clause)
-        best = (sentence, _rules._with_counts(response, n_treated, n_responded, fraction), n_treated, n_responded)
+        n_treated, n_responded, fraction = counting.counts(doc, sentence, clause)
+        best = (sentence, outcome.with_counts(response, n_treated, n_responded, fraction), n_treated, n_responded)
         if section_family(sentence.section) in {"results", "conclusions"}:
             break
     if best is None:
@@ -236,13 +239,13 @@ def scored_candidates(article: ArticleText, lexicon: Lexicon) -> tuple[Any, list
 def _drop_classes_named_by_members(doc: _rules._Article, found: list[Candidate]) -> list[Candidate]:
     lexicon = doc.lexicon
     member_classes = {
-        lexicon.class_of.get(i) for c in found for i in c.ids if not _rules._is_class_level(lexicon, split_route(i)[0])
+        lexicon.class_of.get(i) for c in found for i in c.ids if not is_class_level(lexicon, split_route(i)[0])
     }
     return [
         c
         for c in found
         if not (
-            all(_rules._is_class_level(lexicon, split_route(i)[0]) for i in c.ids)
+            all(is_class_level(lexicon, split_route(i)[0]) for i in c.ids)
             and all(lexicon.class_of.get(split_route(i)[0]) in member_classes for i in c.ids)
             and c.rules is None
         )

@@ -24,8 +24,10 @@ How an abstract becomes findings:
    what the rules saw (:mod:`ingest.extraction.confidence`); :func:`extractor_with` takes
    another model, or None for the rules' own score.
 
-Field cues are in :mod:`ingest.extraction.fields`; every cue pattern is a
-:class:`ingest.extraction.patterns.Cue`.
+The stages live apart, each testable alone: grouping in :mod:`ingest.extraction.groups`,
+responses in :mod:`ingest.extraction.response`, counts in :mod:`ingest.extraction.counts`,
+design in :mod:`ingest.extraction.design`, the descriptive fields in
+:mod:`ingest.extraction.fields`; every cue pattern is a :class:`ingest.extraction.patterns.Cue`.
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.extraction import counts as counting
 from ingest.extraction import cues, fields
+from ingest.extraction import response as outcome
 from ingest.extraction.confidence import Model, shipped_confidence
 from ingest.extraction.design import study_design
+from ingest.extraction.groups import Group, failed_span, is_class_level, sentence_groups
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
 from ingest.extraction.patterns import cue
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
@@ -52,29 +57,6 @@ VERSION = "2.2.0"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
-# Between two interventions given together: "and", "plus", "with", "combined with", "+".
-_JOIN = cue(
-    r"^[\s,]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
-    r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
-    re.IGNORECASE,
-)
-#: A series of at most this many patients reads "treated with A and B" as given together, as a case does.
-_FEW_TOGETHER = 3
-_COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
-_POPULATION_AFTER = cue(
-    r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?(?:-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)"
-    r"|-\s*(?:associated|induced|related|triggered|provoked|sparing)|\s+(?:doses?|dosages?|requirements?)\s+(?:was|were|decreas|reduc|fell|tapered))\b",
-    # "rituximab-associated PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
-    re.I,
-)
-_POPULATION_BEFORE = cue(
-    r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|converted\s+to"
-    r"|alternatives?\s+to|instead\s+of|other\s+than|declined|refused|contraindicat\w*\s+(?:to|for)"
-    r"|(?:tapering|taper(?:ed)?|reduc\w+|decreas\w+|lower(?:ed|ing)?|withdrawal)\s+(?:\w+\s+){0,3}?(?:of|in|from)"
-    r"|(?:mean|median|daily|cumulative|total)\s+(?:doses?|dosages?)\s+of)"
-    r"\s+(?:[\w-]+\s+){0,3}$",  # "declined cyclophosphamide", "the doses of prednisone decreased": not given for it
-    re.IGNORECASE,
-)
 _FIRST_PERSON = cue(r"\b(?:we|our|the\s+patient|this\s+patient|this\s+case|she|he)\b", re.IGNORECASE)
 _TREATED_WITH = cue(
     r"\b(?:treated|treatment|therapy|managed|initiated|started|received|underwent|use|used|injections?|efficacy|effects?"
@@ -105,22 +87,11 @@ _ANY_CUE = cue(
     ),
     re.IGNORECASE,
 )
-_ABOUT_TREATMENT = cue(r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I)
-
-
-@dataclass(slots=True)
-class _Group:
-    """Interventions a sentence reports together (one id, or a combination's components)."""
-
-    ids: tuple[str, ...]
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(slots=True)
 class _Candidate:
-    group: _Group
+    group: Group
     condition: str
     context: str | None
     response: str
@@ -165,7 +136,7 @@ class _Article:
     context: str | None
     design: str
     n_treated: int | None
-    main: list[_Group] = field(default_factory=list)
+    main: list[Group] = field(default_factory=list)
     main_from_title: bool = False
     routes: dict[str, str] = field(default_factory=dict)  # intervention id → the route the article states
     counted: dict[int, int | None] = field(default_factory=dict)  # sentence index → _treated_here of it
@@ -173,7 +144,7 @@ class _Article:
     def treated_in(self, sentence: Sentence) -> int | None:
         """:func:`_treated_here` of one of the article's sentences, worked out once."""
         if sentence.index not in self.counted:
-            self.counted[sentence.index] = _treated_here(sentence.text)
+            self.counted[sentence.index] = counting.treated_here(sentence.text)
         return self.counted[sentence.index]
 
 
@@ -205,9 +176,9 @@ def extract_with(article: ArticleText, lexicon: Lexicon, model: Model | None) ->
 def candidate_findings(doc: _Article) -> list[_Candidate]:
     """Every candidate finding of an article, before candidates of one finding are merged."""
     candidates: list[_Candidate] = []
-    recent: list[list[_Group]] = []
+    recent: list[list[Group]] = []
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
-        groups = _groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
+        groups = sentence_groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
         candidates.extend(_candidates(doc, sentence, mentions, groups, recent))
         recent = [*recent[-2:], groups] if groups else recent
     return candidates
@@ -245,7 +216,7 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
     condition = _condition(lexicon, title_mentions, mentions, indexed)
     if condition is None:
         return None
-    stated = _stated_treated(text)
+    stated = counting.stated_treated(text)
     design = study_design(article.publication_types, title, sentences, stated)
     context = _context(
         lexicon, condition, title, text, title_mentions, mentions, indexed, sentences, review=design in _REVIEWS
@@ -394,175 +365,24 @@ def _is_background(sentence: Sentence) -> bool:
     return family == "background" or (sentence.index == 0 and not family)
 
 
-def _stated_treated(text: str) -> int | None:
-    """How many patients the abstract says were treated or reported, when it says so."""
-    n = _treated_here(text)
-    if n:
-        return n
-    bracketed = re.search(r"\(\s*(?P<n>\d{1,4})\s*\)\s+patients\b", text)  # "in 85.7% (12) patients"
-    return int(bracketed.group("n")) if bracketed else None
-
-
-def _main_interventions(doc: _Article) -> tuple[list[_Group], bool]:
+def _main_interventions(doc: _Article) -> tuple[list[Group], bool]:
     """What the article is about treating with, and whether the title names it: from the
     title, else a "treated with" sentence."""
     title_sentence = Sentence(-1, 0, len(doc.title), doc.title, "title")
-    titled = _groups(doc, title_sentence, [m for m in doc.title_mentions if m.kind == "intervention"])
-    in_text: list[_Group] = []
+    titled = sentence_groups(doc, title_sentence, [m for m in doc.title_mentions if m.kind == "intervention"])
+    in_text: list[Group] = []
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
         interventions = [m for m in mentions if m.kind == "intervention"]
         if interventions and _TREATED_WITH.search(sentence.text):
-            in_text = _groups(doc, sentence, interventions)
+            in_text = sentence_groups(doc, sentence, interventions)
             break
-    classes = {doc.lexicon.class_of.get(i) for g in titled for i in g.ids if _is_class_level(doc.lexicon, i)}
+    classes = {doc.lexicon.class_of.get(i) for g in titled for i in g.ids if is_class_level(doc.lexicon, i)}
     if titled and len(classes) == len({i for g in titled for i in g.ids}):
         # The title names a class ("Bisphosphonates for …"); the text names the drug given.
         members = [g for g in in_text if all(doc.lexicon.class_of.get(i) in classes for i in g.ids)]
         if members:
             return members, False
     return (titled, True) if titled else (in_text, False)
-
-
-def _is_class_level(lexicon: Lexicon, intervention: str) -> bool:
-    return lexicon.class_level.get(lexicon.class_of.get(intervention, "")) == intervention
-
-
-# -- interventions in a sentence ----------------------------------------------------------
-
-
-def _groups(doc: _Article, sentence: Sentence, mentions: list[Mention]) -> list[_Group]:
-    """The sentence's interventions: population descriptors dropped, appositives folded,
-    interventions given together joined into combinations."""
-    local = sentence.start
-    kept: list[Mention] = []
-    for m in mentions:
-        after = sentence.text[m.end - local : m.end - local + 20]
-        before = sentence.text[max(0, m.start - local - 30) : m.start - local]
-        if _POPULATION_AFTER.match(after) or _POPULATION_BEFORE.search(before):
-            continue
-        if kept and kept[-1].id == m.id:
-            if sentence.text[kept[-1].end - local : m.start - local].strip() != "(":  # not "X (abbreviation)"
-                kept[-1] = m  # "X (500 mg) followed by X (40 mg), Y and Z": the list goes on from the last X
-            continue
-        kept.append(m)
-    kept = _fold_appositives(doc.lexicon, kept, sentence)
-    if not kept:
-        return []
-    few = doc.design == "case_report" or (doc.design == "case_series" and (doc.n_treated or 0) <= _FEW_TOGETHER)
-    failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
-    listed = _combination_list(sentence)
-    # "A and B", "A, B and C" in a case are given together, unless they failed ("managed with A,
-    # B and C without improvement": each failed on its own) or are a list of failed treatments.
-    after = cues.FAILED_BEFORE.sub(" ", sentence.text[kept[-1].end - local :])  # "for those not responding to X"
-    together = few and not cues.NEGATED.search(after)
-    combine_and = together or bool(_COMBINATION_WORDS.search(sentence.text))
-    groups: list[_Group] = []
-    current = [kept[0]]
-    for m in kept[1:]:
-        if listed and listed[0] <= current[-1].start and m.end <= listed[1]:
-            current.append(m)  # "a combination of A, B and C": one combination, commas and all
-            continue
-        between = sentence.text[current[-1].end - local : m.start - local]
-        join = _JOIN.match(between)
-        word = join.group("word").lower() if join else ""
-        listed_as_failed = failed is not None and failed[0] <= current[-1].start and m.end <= failed[1]
-        if listed_as_failed and not _COMBINATION_WORDS.search(between):
-            join = None  # "refractory to prednisone and cyclosporine": each failed on its own
-        if join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
-            current.append(m)
-        elif together and not listed_as_failed and _LIST_COMMA.match(between) and _closes_with_and(sentence, kept, m):
-            current.append(m)  # "treated with A, B and C" in a case: given together
-        else:
-            groups.append(_group(current, sentence))
-            current = [m]
-    groups.append(_group(current, sentence))
-    return groups
-
-
-#: What opens a list of treatments given together: "combination therapy with", "a combination
-#: of", "triple therapy with", "a regimen of".
-_COMBINATION_LEAD = cue(
-    r"\bcombinations?\s+(?:\w+\s+){0,2}?(?:of|with)\b|\b(?:dual|double|triple|quadruple)\s+(?:\w+\s+)?"
-    r"(?:therapy|treatment|regimen|combination)\s+(?:of|with)\b|\bregimen\s+of\b",
-    re.IGNORECASE,
-)
-
-
-def _combination_list(sentence: Sentence) -> tuple[int, int] | None:
-    """Offsets (in the text) of a list that a combination cue opens, up to where the sentence
-    goes on ("… with A, B and C, which …"), or None."""
-    lead = _COMBINATION_LEAD.search(sentence.text)
-    if lead is None:
-        return None
-    end = cues.FAILED_LIST_END.search(sentence.text, lead.end())
-    return sentence.start + lead.end(), sentence.start + (end.start() if end else len(sentence.text))
-
-
-#: A comma between two items of a list (a parenthesis, "at 1 g/day", may sit before it).
-_LIST_COMMA = cue(r"^\s*(?:[\w/.-]+\s+){0,2}?(?:\([^)]*\)\s*)?,\s*$", re.I)
-#: The last joint of such a list: ", and", "and" (a parenthesis may sit before it).
-_LIST_AND = cue(r"^\s*(?:[\w/.-]+\s+){0,2}?(?:\([^)]*\)\s*)?,?\s*and\s+$", re.I)
-
-
-def _closes_with_and(sentence: Sentence, kept: list[Mention], m: Mention) -> bool:
-    """Whether the list ``m`` continues ends with "and" before a later mention ("A, B and C")."""
-    later = [n for n in kept if n.start >= m.end]
-    for n in later[:3]:
-        between = sentence.text[m.end - sentence.start : n.start - sentence.start]
-        if _LIST_AND.match(between):
-            return True
-        if not _LIST_COMMA.match(between):
-            return False
-        m = n
-    return False
-
-
-def failed_span(sentence: Sentence) -> tuple[int, int] | None:
-    """Offsets (in the text) of a list of treatments that failed before ("refractory to X, Y and
-    Z", "despite X"), from its cue to where the sentence goes on to what happened next."""
-    cue = cues.FAILED_BEFORE.search(sentence.text)
-    if cue is None:
-        return None
-    end = cues.FAILED_LIST_END.search(sentence.text, cue.end())
-    stop = end.start() if end else len(sentence.text)
-    return sentence.start + cue.start(), sentence.start + stop
-
-
-#: Between a drug and a class that describes it: ", a", ", an anti-IL-23", "(a".
-_APPOSITIVE = cue(r"^\s*[,(]\s*(?:a|an|the)\s+(?:[\w-]+\s+){0,3}$", re.I)
-
-
-def _fold_appositives(lexicon: Lexicon, mentions: list[Mention], sentence: Sentence) -> list[Mention]:
-    """Drop a class named next to one of its members ("the JAK-inhibitor tofacitinib",
-    "pamidronate, a second-generation bisphosphonate"), and a class in apposition to a drug
-    ("tildrakizumab, a biologic agent")."""
-    out: list[Mention] = []
-    for i, m in enumerate(mentions):
-        neighbours = [
-            n for n in (mentions[i - 1] if i else None, mentions[i + 1] if i + 1 < len(mentions) else None) if n
-        ]
-        cls = lexicon.class_of.get(m.id)
-        if (
-            i
-            and lexicon.class_level.get(cls or "") == m.id
-            and _APPOSITIVE.match(sentence.text[mentions[i - 1].end - sentence.start : m.start - sentence.start])
-        ):
-            continue  # "tildrakizumab, a biologic agent": what the drug named before it is
-        if lexicon.class_level.get(cls or "") == m.id and any(
-            n.id != m.id
-            and lexicon.class_of.get(n.id) == cls
-            and len(sentence.text[min(m.end, n.end) - sentence.start : max(m.start, n.start) - sentence.start]) < 35
-            for n in neighbours
-        ):
-            continue
-        out.append(m)
-    return out
-
-
-def _group(mentions: list[Mention], sentence: Sentence) -> _Group:
-    start, end = mentions[0].start, mentions[-1].end
-    text = sentence.text[start - sentence.start : end - sentence.start]
-    return _Group(tuple(sorted({m.id for m in mentions})), start, end, text)
 
 
 # -- candidate findings -------------------------------------------------------------------
@@ -572,8 +392,8 @@ def _candidates(
     doc: _Article,
     sentence: Sentence,
     mentions: list[Mention],
-    groups: list[_Group],
-    recent: list[list[_Group]],
+    groups: list[Group],
+    recent: list[list[Group]],
 ) -> list[_Candidate]:
     # Cheapest tests first: this runs for every sentence of every abstract.
     text = sentence.text
@@ -618,23 +438,20 @@ def _candidates(
             if failed and span[0] <= failed[0] and failed[1] <= span[1]:  # read the clause without the failed list
                 a, b = failed[0] - span[0], failed[1] - span[0]
                 clause = clause[:a] + " " * (b - a) + clause[b:]
-            response = _response(clause) or (_response(text) if explicit else None)
+            response = outcome.read_response(clause) or (outcome.read_response(text) if explicit else None)
         if response is None:
             continue
         if response in {"improved", "complete", "partial"} and _is_comparator(sentence, groups, group):
             continue  # "reduced mortality with rituximab compared to TNF inhibitors": what it was compared with
-        if response == "improved" and doc.design != "rct" and _only_slowed(clause):
+        if response == "improved" and doc.design != "rct" and outcome.only_slowed(clause):
             response = "none"  # "slows the decline" without a comparator: stabilisation
-        if (
-            response == "improved"
-            and doc.design == "case_report"
-            and _HEALED.search(clause)
-            and not _SHORT_OF.search(clause)
-        ):
+        if response == "improved" and doc.design == "case_report" and outcome.healed_fully(clause):
             response = "complete"  # one patient whose ulcers healed: all treated resolved
         context = _clause_context(doc, span, mentions) if explicit else doc.context
-        n_treated, n_responded, fraction = _counts(doc, sentence, clause, group)
-        response = _with_counts(response, n_treated, n_responded, fraction, bool(_COMPARED.search(clause)))
+        n_treated, n_responded, fraction = counting.counts(doc, sentence, clause, group.ids)
+        response = outcome.with_counts(
+            response, n_treated, n_responded, fraction, bool(outcome.COMPARED.search(clause))
+        )
         if response in {"none", "worsened"} and fraction == 1.0:
             n_responded = 0  # "both cases ... without improvement": all of them, none responding
         if doc.design == "case_report" and n_treated == 1 and n_responded is None:
@@ -671,7 +488,7 @@ def _candidates(
 _COMPARATOR_BEFORE = cue(r"\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to)|versus|vs|than|over)\W*$", re.I)
 
 
-def _is_comparator(sentence: Sentence, groups: list[_Group], group: _Group) -> bool:
+def _is_comparator(sentence: Sentence, groups: list[Group], group: Group) -> bool:
     """Whether ``group`` is what another intervention of the sentence was compared with (it
     follows "compared to", "versus" or "than", a few words after an earlier group)."""
     earlier = [g for g in groups if g.end <= group.start]
@@ -680,31 +497,6 @@ def _is_comparator(sentence: Sentence, groups: list[_Group], group: _Group) -> b
     between = sentence.text[earlier[-1].end - sentence.start : group.start - sentence.start]
     words = between.split()
     return len(words) <= 8 and _COMPARATOR_BEFORE.search(" ".join(words[-4:]) + " ") is not None
-
-
-#: Slowing a decline: a benefit against a comparator, stabilisation without one.
-_SLOWED = cue(r"\bslow(?:ed|s|ing)?\s+(?:the\s+)?(?:rate\s+of\s+)?(?:decline|progression|deterioration)\b", re.I)
-
-
-def _only_slowed(clause: str) -> bool:
-    """Whether the clause's only favourable words are a slowed decline."""
-    slowed = _SLOWED.search(clause)
-    if slowed is None:
-        return False
-    rest = clause[: slowed.start()] + " " * (slowed.end() - slowed.start()) + clause[slowed.end() :]
-    return cues.POSITIVE.search(rest) is None and cues.COMPLETE.search(rest) is None
-
-
-#: Words of a full resolution ("the ulcers healed", "induced remission").
-_HEALED = cue(
-    r"\b(?:healed|resolved|cleared|disappeared|(?:complete|sustained|full|induced|achieved)\s+remission)\b", re.I
-)
-#: Words that make it less than full: "partially healed", "improved and nearly resolved".
-_SHORT_OF = cue(
-    r"\b(?:partial\w*|almost|near\w*|improv\w*|reduc\w*|decreas\w*|smaller|some|most|except|persist\w*|residual|recur\w*"
-    r"|relaps\w*|remaining|but|however|although)\b",
-    re.I,
-)
 
 
 def _off_target(lexicon: Lexicon, text: str) -> bool:
@@ -718,7 +510,7 @@ def _states_counts(text: str) -> bool:
     return bool(cues.RESPONDERS.search(text) or cues.FRACTION_SLASH.search(text) or cues.FRACTION_OF.search(text))
 
 
-def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[_Group]]) -> list[_Group]:
+def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[Group]]) -> list[Group]:
     """What a sentence that names no intervention is about: the article's main intervention
     when its title names one, else the last sentences' interventions, else the main one if
     it was named before this sentence. Several members of one class stand for the class."""
@@ -734,11 +526,11 @@ def _anaphora(doc: _Article, sentence: Sentence, recent: list[list[_Group]]) -> 
         classes = {doc.lexicon.class_of.get(i) for g in chosen for i in g.ids}
         level = doc.lexicon.class_level.get(classes.pop() or "") if len(classes) == 1 else None
         if level:
-            return [_Group((level,), chosen[0].start, chosen[-1].end, "")]
+            return [Group((level,), chosen[0].start, chosen[-1].end, "")]
     return chosen
 
 
-def _clause_of(sentence: Sentence, group: _Group) -> tuple[int, int]:
+def _clause_of(sentence: Sentence, group: Group) -> tuple[int, int]:
     """Offsets (in the text) of the clause holding the intervention; the whole sentence
     when it has one clause."""
     at = group.start - sentence.start
@@ -760,150 +552,6 @@ def _clause_context(doc: _Article, clause: tuple[int, int], mentions: list[Menti
     return doc.context
 
 
-def _response(text: str) -> str | None:
-    """The response a clause states, or None when it states none."""
-    if cues.about_prevention(text):  # keep only the parts that are not about prevention
-        text = ",".join(part for part in text.split(",") if not cues.about_prevention(part))
-    text = cues.PURPOSE.sub(" ", text)
-    if not text.strip():
-        return None
-    favourable_despite_negation = bool(cues.NO_NEW.search(text))
-    if _BREAKDOWN.search(text) and cues.POSITIVE.search(text) and (cues.WORSENED.search(text) or _WORSE.search(text)):
-        return "mixed"  # "six improved, eight were stable and thirteen worsened": outcomes split by patient
-    if cues.WORSENED.search(text):
-        return "worsened"
-    negated = cues.NEGATED.search(text)
-    if negated and not (favourable_despite_negation and cues.NO_NEW.search(negated.group())):
-        return "none"
-    positive = cues.POSITIVE.search(text) or favourable_despite_negation or cues.COMPLETE.search(text)
-    if cues.UNCLEAR.search(text) and (positive or _ABOUT_TREATMENT.search(text)):
-        return "unclear"
-    stable = cues.STABLE.search(text)
-    if stable:
-        rest = text[: stable.start()] + " " * (stable.end() - stable.start()) + text[stable.end() :]
-        if not (cues.POSITIVE.search(rest) or cues.COMPLETE.search(rest) or cues.NO_NEW.search(rest)):
-            return "none"  # stabilisation, halted progression: no improvement (the corpora's convention too)
-    if not positive:
-        return None
-    if cues.PARTIAL.search(text):
-        return "partial"
-    if cues.COMPLETE.search(text):
-        return "complete"
-    return "improved"
-
-
-#: A benefit stated against a comparator arm.
-_COMPARED = cue(
-    r"\b(?:superior\s+to|better\s+than|compared\s+(?:with|to)\s+(?:the\s+)?placebo|than\s+(?:with\s+)?placebo"
-    r"|versus\s+placebo|vs\.?\s+placebo|over\s+placebo)\b",
-    re.I,
-)
-#: Counts or shares of patients, as an outcome breakdown states them ("6 (22%)", "in 8 patients").
-_BREAKDOWN = cue(rf"\b{cues.NUMBER}\s*\(\s*\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\s*%.*\b\d+(?:\.\d+)?\s*%", re.I)
-_WORSE = cue(r"\bworse(?:ned)?\b|\bdeclined\b|\bprogressed\b", re.I)
-
-
-def _counts(
-    doc: _Article, sentence: Sentence, clause: str, group: _Group | None = None
-) -> tuple[int | None, int | None, float | None]:
-    """(treated, responded, responder fraction) stated in the sentence or known for the article:
-    the patients the sentence counts over ("Of 7 evaluable patients"), else those given
-    ``group``'s intervention when the article says how many, rather than the whole cohort."""
-    text = sentence.text
-    for m in (*cues.FRACTION_SLASH.finditer(clause), *cues.FRACTION_OF.finditer(clause)):
-        r, n = cues.number(m.group("r")), cues.number(m.group("n"))
-        if r is not None and n and r <= n:
-            return n, r, r / n
-    if cues.BOTH.search(clause):
-        return 2, 2, 1.0
-    all_n = cues.ALL_N.search(clause)
-    if all_n and (n := cues.number(all_n.group("n"))):
-        return n, n, 1.0
-    denominator = cues.DENOMINATOR.search(text)
-    stated = cues.number(denominator.group("n") or denominator.group("t")) if denominator else None
-    treated = stated or (_treated_with(doc, group) if group else None) or doc.treated_in(sentence) or doc.n_treated
-    if treated is None:
-        eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
-        treated = eq[-1] if eq and sentence.index > 0 else None
-    percent = _percent(clause)
-    responders = cues.RESPONDERS.search(clause) or cues.RESPONDED_IN.search(clause)
-    if responders and (r := cues.number(responders.group("r"))) is not None and treated and r <= treated:
-        return treated, r, r / treated
-    if percent is not None:
-        return treated, None, percent
-    return treated, None, None
-
-
-_GIVEN_BEFORE = cue(
-    rf"\b(?P<n>{cues.NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}\s+(?:were\s+|was\s+|had\s+been\s+)?"
-    r"(?:randomi[sz]ed\s+to|assigned\s+to|allocated\s+to|received|receiving|treated\s+with|given|started\s+on"
-    r"|switched\s+to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$",
-    re.IGNORECASE,
-)
-_GIVEN_AFTER = cue(
-    rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*\(\s*n\s*=\s*(?P<n>\d{{1,5}})\s*\)"
-    rf"|^\s+(?:was|were)\s+(?:given|administered|used|started)\s+(?:to|in)\s+(?P<m>{cues.NUMBER})\s+(?:\w+\s+)?{cues.PEOPLE}",
-    re.IGNORECASE,
-)
-
-
-#: An arm's count written before its drug: "Evaluable subjects (72 CYC; 73 placebo)".
-_ARM_COUNT = cue(r"[(;,]\s*(?P<n>\d{1,5})\s+$")
-
-
-def _treated_with(doc: _Article, group: _Group) -> int | None:
-    """How many patients the article says were given the group's intervention: "13 patients
-    received infliximab", "the rituximab group (n = 24)"; None when it does not say."""
-    ids = set(group.ids)
-    for mentions in doc.mentions:
-        for m in mentions:
-            if m.kind != "intervention" or m.id not in ids:
-                continue
-            before = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start]) or _ARM_COUNT.search(
-                doc.text[max(0, m.start - 12) : m.start]
-            )
-            after = _GIVEN_AFTER.match(doc.text[m.end : m.end + 80])
-            for found in (before, after):
-                if found:
-                    value = found.groupdict().get("n") or found.groupdict().get("m")
-                    if value and (n := cues.number(value)):
-                        return n
-    return None
-
-
-def _treated_here(text: str) -> int | None:
-    """The first non-zero count of patients treated or reported in ``text``."""
-    for pattern in (cues.TREATED, cues.REPORTED):
-        for m in pattern.finditer(text):
-            if n := cues.number(m.group("n")):
-                return n
-    return None
-
-
-def _percent(text: str) -> float | None:
-    for m in cues.PERCENT.finditer(text):
-        if not cues.PERCENT_OF_PATIENTS.match(text[m.end() : m.end() + 60]):
-            continue  # a concentration ("10% sodium thiosulfate") or another quantity
-        value = float(m.group("p")) if m.group("p") else float(cues.number(m.group("w")) or 0)
-        if 0 <= value <= 100:
-            return value / 100
-    return None
-
-
-def _with_counts(
-    response: str, treated: int | None, responded: int | None, fraction: float | None, compared: bool = False
-) -> str:
-    """The count rule: a responder fraction strictly between 0 and 100 % is a mixed response,
-    except a benefit over a comparator ("superior to placebo (46% vs 6%)"), which is improved."""
-    if compared and response in {"complete", "partial", "improved"}:
-        return "improved"
-    if fraction is not None and 0 < fraction < 1 and response in {"complete", "partial", "improved", "none"}:
-        return "mixed"
-    if responded == 0 and treated and response in {"improved", "complete", "partial"}:
-        return "none"
-    return response
-
-
 # -- merging --------------------------------------------------------------------------------
 
 
@@ -912,11 +560,9 @@ def _kept(doc: _Article, candidates: list[_Candidate]) -> list[_Candidate]:
     a class is dropped where the article names one of its members."""
     best: dict[tuple[tuple[str, ...], str, str | None], _Candidate] = {}
     lexicon = doc.lexicon
-    named_classes = {
-        lexicon.class_of.get(i) for c in candidates for i in c.group.ids if not _is_class_level(lexicon, i)
-    }
+    named_classes = {lexicon.class_of.get(i) for c in candidates for i in c.group.ids if not is_class_level(lexicon, i)}
     for c in candidates:
-        if all(_is_class_level(lexicon, i) for i in c.group.ids) and all(
+        if all(is_class_level(lexicon, i) for i in c.group.ids) and all(
             lexicon.class_of.get(i) in named_classes for i in c.group.ids
         ):
             continue  # the class stands for a member the article names: keep the member's finding
@@ -954,7 +600,7 @@ def features(doc: _Article, candidate: _Candidate, kept: list[_Candidate]) -> di
             "in_title": float(bool(titled & set(ids))),
             "main": float(bool(main & set(ids))),
             "combination": float(len(ids) > 1),
-            "class_level": float(all(_is_class_level(lexicon, i) for i in ids)),
+            "class_level": float(all(is_class_level(lexicon, i) for i in ids)),
             "procedure": float("procedure" in kinds),
             "unmapped": float("unmapped" in kinds),
             "context_named": float(candidate.context is not None),

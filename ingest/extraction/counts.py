@@ -1,0 +1,127 @@
+"""The counting stage: patients treated and responding, for the group a sentence reports.
+
+A sentence's own counts come first ("three of four patients", "12/21", "both cases", "all
+12"); then the patients it counts over ("Of 7 evaluable patients"); then those the article
+says were given the intervention ("13 patients received infliximab", "(72 CYC; 73
+placebo)"); then the sentence's or the article's cohort. Percentages give a share, never a
+count.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from ingest.extraction import cues
+from ingest.extraction.lexicon import Mention
+from ingest.extraction.patterns import cue
+from ingest.extraction.text import Sentence
+
+
+class CountedArticle(Protocol):
+    """What counting reads of an article (the rules extractor's reading is one)."""
+
+    text: str
+    mentions: list[list[Mention]]
+    n_treated: int | None
+
+    def treated_in(self, sentence: Sentence) -> int | None:
+        """:func:`treated_here` of one of the article's sentences."""
+        ...
+
+
+def stated_treated(text: str) -> int | None:
+    """How many patients the abstract says were treated or reported, when it says so."""
+    n = treated_here(text)
+    if n:
+        return n
+    bracketed = re.search(r"\(\s*(?P<n>\d{1,4})\s*\)\s+patients\b", text)  # "in 85.7% (12) patients"
+    return int(bracketed.group("n")) if bracketed else None
+
+
+def counts(
+    doc: CountedArticle, sentence: Sentence, clause: str, ids: tuple[str, ...] | None = None
+) -> tuple[int | None, int | None, float | None]:
+    """(treated, responded, responder fraction) stated in the sentence or known for the article:
+    the patients the sentence counts over ("Of 7 evaluable patients"), else those given
+    the interventions ``ids`` when the article says how many, rather than the whole cohort."""
+    text = sentence.text
+    for m in (*cues.FRACTION_SLASH.finditer(clause), *cues.FRACTION_OF.finditer(clause)):
+        r, n = cues.number(m.group("r")), cues.number(m.group("n"))
+        if r is not None and n and r <= n:
+            return n, r, r / n
+    if cues.BOTH.search(clause):
+        return 2, 2, 1.0
+    all_n = cues.ALL_N.search(clause)
+    if all_n and (n := cues.number(all_n.group("n"))):
+        return n, n, 1.0
+    denominator = cues.DENOMINATOR.search(text)
+    stated = cues.number(denominator.group("n") or denominator.group("t")) if denominator else None
+    treated = stated or (treated_with(doc, ids) if ids else None) or doc.treated_in(sentence) or doc.n_treated
+    if treated is None:
+        eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
+        treated = eq[-1] if eq and sentence.index > 0 else None
+    share = percent(clause)
+    responders = cues.RESPONDERS.search(clause) or cues.RESPONDED_IN.search(clause)
+    if responders and (r := cues.number(responders.group("r"))) is not None and treated and r <= treated:
+        return treated, r, r / treated
+    if share is not None:
+        return treated, None, share
+    return treated, None, None
+
+
+_GIVEN_BEFORE = cue(
+    rf"\b(?P<n>{cues.NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}\s+(?:were\s+|was\s+|had\s+been\s+)?"
+    r"(?:randomi[sz]ed\s+to|assigned\s+to|allocated\s+to|received|receiving|treated\s+with|given|started\s+on"
+    r"|switched\s+to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$",
+    re.IGNORECASE,
+)
+_GIVEN_AFTER = cue(
+    rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*\(\s*n\s*=\s*(?P<n>\d{{1,5}})\s*\)"
+    rf"|^\s+(?:was|were)\s+(?:given|administered|used|started)\s+(?:to|in)\s+(?P<m>{cues.NUMBER})\s+(?:\w+\s+)?{cues.PEOPLE}",
+    re.IGNORECASE,
+)
+
+
+#: An arm's count written before its drug: "Evaluable subjects (72 CYC; 73 placebo)".
+_ARM_COUNT = cue(r"[(;,]\s*(?P<n>\d{1,5})\s+$")
+
+
+def treated_with(doc: CountedArticle, ids: tuple[str, ...]) -> int | None:
+    """How many patients the article says were given the interventions ``ids``: "13 patients
+    received infliximab", "the rituximab group (n = 24)"; None when it does not say."""
+    wanted = set(ids)
+    for mentions in doc.mentions:
+        for m in mentions:
+            if m.kind != "intervention" or m.id not in wanted:
+                continue
+            before = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start]) or _ARM_COUNT.search(
+                doc.text[max(0, m.start - 12) : m.start]
+            )
+            after = _GIVEN_AFTER.match(doc.text[m.end : m.end + 80])
+            for found in (before, after):
+                if found:
+                    value = found.groupdict().get("n") or found.groupdict().get("m")
+                    if value and (n := cues.number(value)):
+                        return n
+    return None
+
+
+def treated_here(text: str) -> int | None:
+    """The first non-zero count of patients treated or reported in ``text``."""
+    for pattern in (cues.TREATED, cues.REPORTED):
+        for m in pattern.finditer(text):
+            if n := cues.number(m.group("n")):
+                return n
+    return None
+
+
+def percent(text: str) -> float | None:
+    """The first share of patients ``text`` states, between 0 and 1 (not a concentration)."""
+    for m in cues.PERCENT.finditer(text):
+        if not cues.PERCENT_OF_PATIENTS.match(text[m.end() : m.end() + 60]):
+            continue  # a concentration ("10% sodium thiosulfate") or another quantity
+        value = float(m.group("p")) if m.group("p") else float(cues.number(m.group("w")) or 0)
+        if 0 <= value <= 100:
+            return value / 100
+    return None
