@@ -41,8 +41,14 @@ from kb.topic import TopicPack, load_topic
 
 KB = Path(sys.executable).with_name("kb")
 MINI_VOCABULARY = Path(__file__).parent / "fixtures" / "minitopic" / "vocabulary.yaml"
-TODAY = datetime.now(UTC).date()
-RECENT = f"{TODAY - timedelta(days=1):%Y/%m/%d}"
+
+
+def today() -> date:
+    """Today in UTC, read when a test asks (a module constant goes stale across midnight)."""
+    return datetime.now(UTC).date()
+
+
+RECENT = f"{today() - timedelta(days=1):%Y/%m/%d}"
 
 #: Abstracts the rules extractor turns into findings (drugs and contexts of the mini vocabulary).
 ABSTRACTS = (
@@ -454,7 +460,7 @@ def test_search_results_efetch_never_returns_are_retried_once_then_accepted(db_u
         second = run(fake, db_url, pack)
         assert second.status == "nothing_new", second.lines()  # the redone window brought nothing else
         assert all(w.status == "success" for w in second.windows)
-        assert _marks(db_url)[("qa", "edat")] == TODAY
+        assert _marks(db_url)[("qa", "edat")] == today()
         assert len(sql(db_url, "SELECT id FROM missing_record")) == 2
 
 
@@ -482,10 +488,10 @@ def test_nothing_new_costs_one_search_per_saved_query_and_changes_nothing(
     assert report.status == "nothing_new" and report.exit_code == EXIT_NOTHING_NEW
     assert endpoints == ["esearch", "esearch"]
     assert searches == [
-        f"(qa[tiab]) AND ({TODAY - timedelta(days=3):%Y/%m/%d}:{TODAY:%Y/%m/%d}[edat] OR "
-        f"{TODAY - timedelta(days=3):%Y/%m/%d}:{TODAY:%Y/%m/%d}[mdat])",
-        f"(qb[tiab]) AND ({TODAY - timedelta(days=3):%Y/%m/%d}:{TODAY:%Y/%m/%d}[edat] OR "
-        f"{TODAY - timedelta(days=3):%Y/%m/%d}:{TODAY:%Y/%m/%d}[mdat])",
+        f"(qa[tiab]) AND ({today() - timedelta(days=3):%Y/%m/%d}:{today():%Y/%m/%d}[edat] OR "
+        f"{today() - timedelta(days=3):%Y/%m/%d}:{today():%Y/%m/%d}[mdat])",
+        f"(qb[tiab]) AND ({today() - timedelta(days=3):%Y/%m/%d}:{today():%Y/%m/%d}[edat] OR "
+        f"{today() - timedelta(days=3):%Y/%m/%d}:{today():%Y/%m/%d}[mdat])",
     ]
     assert report.requests == 2
     assert cli.returncode == EXIT_NOTHING_NEW, cli.stdout + cli.stderr
@@ -561,7 +567,7 @@ def test_cited_by_links_are_rechecked_on_their_own_cadence(db_url: str, pack: To
     assert ("pubmed:45000001", "pubmed:40000001", "pubmed_pubmed_citedin") in set(
         sql(db_url, "SELECT citing_id, cited_id, source FROM citation")
     )
-    assert _marks(db_url)[("", "citedin")] == TODAY
+    assert _marks(db_url)[("", "citedin")] == today()
 
 
 def test_refresh_help_documents_the_exit_codes(tmp_path: Path) -> None:
