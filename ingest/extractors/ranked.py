@@ -187,10 +187,9 @@ def features(doc: _rules._Article, candidate: Candidate, siblings: int) -> dict[
 # -- stage 4: findings ----------------------------------------------------------------------------
 
 
-def _finding(doc: _rules._Article, candidate: Candidate, confidence: float) -> Extraction:
+def _finding(doc: _rules._Article, candidate: Candidate, confidence: float, described: _rules.Described) -> Extraction:
     """The finding of a kept candidate: the rules extractor's reading when it made one, else the
     candidate's best outcome sentence read with the same cues."""
-    described = _rules.describe(doc)
     if candidate.rules is not None:
         return candidate.rules.extraction(candidate.ids, doc.design, round(confidence, 3), candidate.text, described)
     best: tuple[Sentence, str, int | None, int | None] | None = None
@@ -257,11 +256,14 @@ def extractor_with(model: Model) -> Callable[[ArticleText, Lexicon], list[Extrac
 
     def extract(article: ArticleText, lexicon: Lexicon) -> list[Extraction]:
         doc, scored = scored_candidates(article, lexicon)
+        if not scored:
+            return []
+        described = _rules.describe(doc)  # once per article, not per finding
         out = []
         for candidate, values in scored:
             p = model.probability(values)
             if p >= model.threshold:
-                out.append(_finding(doc, candidate, p))
+                out.append(_finding(doc, candidate, p, described))
         return sorted(out, key=lambda e: (e.start, e.interventions))
 
     return extract
