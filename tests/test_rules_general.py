@@ -375,3 +375,46 @@ def test_counts_of_included_patients_and_of_an_arm_written_before_its_drug() -> 
     )
     (trial,) = get("rules")(ArticleText("t", "Diltiazem for calcinosis cutis: a randomised trial", arms), lexicon)
     assert trial.n_treated == 31
+
+
+def test_treatments_a_series_enrolled_patients_after_are_not_its_findings() -> None:
+    """Refractoriness in a case is what happened to that patient; in a series it is who was
+    enrolled, so "resistant to A and B" there makes no finding for A or B."""
+    case = rows(
+        "A 50-year-old man had calcinosis cutis resistant to diltiazem and colchicine. "
+        "Sodium thiosulfate was started and the nodules resolved.",
+        "Calcinosis cutis in a man",
+    )
+    assert {d: r for d, _, r, _ in case} == {
+        "diltiazem": "none",
+        "colchicine": "none",
+        "sodium thiosulfate": "complete",
+    }
+    series = rows(
+        "We reviewed the charts of seven patients treated with sodium thiosulfate for calcinosis cutis "
+        "resistant to diltiazem and colchicine. Five of the seven patients improved.",
+        "Sodium thiosulfate for resistant calcinosis cutis: seven patients",
+    )
+    assert [(d, r) for d, _, r, _ in series] == [("sodium thiosulfate", "mixed")]
+
+
+def test_two_drugs_joined_by_a_hyphen_and_called_a_combination_are_one() -> None:
+    found = rows(
+        "A 60-year-old woman had calcinosis cutis. The response to a long diltiazem-colchicine combination "
+        "was slow but lasting, and the nodules became smaller.",
+        "Calcinosis cutis in a woman",
+    )
+    assert [d for d, *_ in found] == ["colchicine + diltiazem"]
+
+
+@pytest.mark.parametrize(
+    "written", ["an interleukin 12/23 inhibitor", "an interleukin-12 antagonist", "interleukin 12 blockade"]
+)
+def test_a_cytokine_named_as_a_drugs_target_is_not_the_drug(written: str) -> None:
+    """The drug dictionary lists some cytokines as drugs (interleukin-12); "an interleukin
+    12/23 inhibitor" names the target of a class, known or not, never the cytokine given."""
+    lexicon = topic_lexicon(BARE, frozenset({"pyoderma-gangrenosum"}))  # without the class-by-target rows
+    abstract = f"A 40-year-old woman had calcinosis cutis. The nodules shrank after {written} was started."
+    assert any(m.id == "interleukin-12" for m in lexicon.find(abstract))  # the dictionary's reading
+    article = ArticleText("t1", title="", abstract=abstract)
+    assert [e.intervention for e in get("rules")(article, lexicon) if e.intervention == "interleukin-12"] == []

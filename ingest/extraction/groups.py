@@ -36,11 +36,16 @@ _JOIN = cue(
 )
 #: A series of at most this many patients reads "treated with A and B" as given together, as a case does.
 _FEW_TOGETHER = 3
+#: After "A-B": a combination named by its parts joined with a hyphen ("the glucocorticoid-
+#: cyclosporine combination", "a cyclophosphamide–azathioprine regimen").
+_HYPHENATED_COMBINATION = cue(r"^\s*(?:combinations?|combined|regimens?)\b", re.IGNORECASE)
 _COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
 _POPULATION_AFTER = cue(
     r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?(?:-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)"
+    r"|\s*(?:/\s*\d+\s*)?(?:inhibitors?|antagonists?|blockers?|blockade)"
     r"|-\s*(?:associated|induced|related|triggered|provoked|sparing)|\s+(?:doses?|dosages?|requirements?)\s+(?:was|were|decreas|reduc|fell|tapered))\b",
-    # "rituximab-associated PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
+    # "an interleukin 12/23 inhibitor": the drug's target, not the drug; "rituximab-associated
+    # PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
     re.I,
 )
 _POPULATION_BEFORE = cue(
@@ -105,7 +110,9 @@ def sentence_groups(doc: GroupedArticle, sentence: Sentence, mentions: list[Ment
         listed_as_failed = failed is not None and failed[0] <= current[-1].start and m.end <= failed[1]
         if listed_as_failed and not _COMBINATION_WORDS.search(between):
             join = None  # "refractory to prednisone and cyclosporine": each failed on its own
-        if join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
+        if between.strip() in {"-", "\u2013"} and _HYPHENATED_COMBINATION.match(sentence.text[m.end - local :]):
+            current.append(m)  # "glucocorticoid-cyclosporine combination"
+        elif join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
             current.append(m)
         elif together and not listed_as_failed and _LIST_COMMA.match(between) and _closes_with_and(sentence, kept, m):
             current.append(m)  # "treated with A, B and C" in a case: given together

@@ -53,7 +53,7 @@ from ingest.extraction.text import ArticleText, Sentence, clean, section_family,
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
-VERSION = "2.2.0"
+VERSION = "2.3.0"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
@@ -412,10 +412,18 @@ def _candidates(
         return []  # what the literature says, inside a report of the authors' own patients
     has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
     names_context = any(m.kind == "context" for m in mentions)
-    failed = failed_span(sentence) if explicit and doc.design in {"case_report", "case_series"} else None
+    # Treatments that failed before are a finding of a case ("refractory to X, Y and Z"); in a
+    # series or cohort they describe who was enrolled, not what the study found.
+    failed = failed_span(sentence) if explicit else None
     if failed and not any(failed[0] <= g.start and g.end <= failed[1] for g in groups):
         failed = None
-    if sentence.index == 0 and not _FIRST_PERSON.search(text) and not _states_counts(text) and not failed:
+    enrolled = failed is not None and doc.design != "case_report" and (doc.n_treated or 3) > 2
+    if (
+        sentence.index == 0
+        and not _FIRST_PERSON.search(text)
+        and not _states_counts(text)
+        and not (failed and not enrolled)
+    ):
         return []  # an abstract's opening sentence is background
     if not explicit:
         if not (has_target or doc.design == "case_report" or family == "results" or _states_counts(text)):
@@ -433,12 +441,18 @@ def _candidates(
             continue  # this clause's outcome is of something else ("no improvement in the muscle disease")
         response: str | None
         if failed and failed[0] <= group.start and group.end <= failed[1]:
+            if enrolled:
+                continue  # "patients resistant to A and B": who was enrolled
             response = "worsened" if cues.WORSENED.search(clause) else "none"  # a treatment that failed before
         else:
             if failed and span[0] <= failed[0] and failed[1] <= span[1]:  # read the clause without the failed list
                 a, b = failed[0] - span[0], failed[1] - span[0]
                 clause = clause[:a] + " " * (b - a) + clause[b:]
-            response = outcome.read_response(clause) or (outcome.read_response(text) if explicit else None)
+            rest = text
+            if failed:
+                a, b = failed[0] - sentence.start, failed[1] - sentence.start
+                rest = text[:a] + " " * (b - a) + text[b:]
+            response = outcome.read_response(clause) or (outcome.read_response(rest) if explicit else None)
         if response is None:
             continue
         if response in {"improved", "complete", "partial"} and _is_comparator(sentence, groups, group):
