@@ -418,3 +418,55 @@ def test_a_cytokine_named_as_a_drugs_target_is_not_the_drug(written: str) -> Non
     assert any(m.id == "interleukin-12" for m in lexicon.find(abstract))  # the dictionary's reading
     article = ArticleText("t1", title="", abstract=abstract)
     assert [e.intervention for e in get("rules")(article, lexicon) if e.intervention == "interleukin-12"] == []
+
+
+@pytest.mark.parametrize(
+    ("abstract", "expected"),
+    [
+        (  # a cohort count with decimals in a parenthesis before its verb
+            "Methods: A total of 26 patients (mean age 58.3 ± 11.1 years) was included. "
+            "Results: The nodules shrank with sodium thiosulfate.",
+            26,
+        ),
+        (  # the part of a group that was given the drug
+            "Methods: Twenty patients had calcinosis cutis; 12 of whom subsequently received sodium thiosulfate. "
+            "Results: The nodules shrank with sodium thiosulfate.",
+            12,
+        ),
+        (  # a subgroup of an arm
+            "Methods: The subgroup included 30 of 52 sodium thiosulfate-treated patients. "
+            "Results: The nodules shrank with sodium thiosulfate.",
+            30,
+        ),
+        (  # an arm's size after a comma
+            "Methods: Patients were randomly assigned (sodium thiosulfate, n = 14; placebo, n = 13). "
+            "Results: The nodules shrank with sodium thiosulfate compared with placebo.",
+            14,
+        ),
+    ],
+)
+def test_patients_given_the_treatment_are_counted_however_the_count_is_written(abstract: str, expected: int) -> None:
+    (finding,) = get("rules")(
+        ArticleText("t", "Sodium thiosulfate for calcinosis cutis", abstract), topic_lexicon(BARE)
+    )
+    assert finding.n_treated == expected
+
+
+def test_a_study_of_the_authors_own_patients_with_a_literature_review_is_that_study() -> None:
+    found = rows(
+        "We report our experience with sodium thiosulfate in calcinosis cutis. The records of patients treated "
+        "from 2015 to 2020 were retrospectively reviewed, and a literature review was conducted. A total of 14 "
+        "patients was included. The nodules shrank in 9 of the 14 patients.",
+        "Sodium thiosulfate for calcinosis cutis: experience from a single centre and literature review",
+    )
+    assert [(d, design) for d, _, _, design in found] == [("sodium thiosulfate", "retrospective_cohort")]
+
+
+def test_the_literature_a_study_cites_is_not_its_design() -> None:
+    found = rows(
+        "Recent case reports and small series suggest that sodium thiosulfate may help. We conducted a "
+        "retrospective cohort study of 40 patients with calcinosis cutis treated with sodium thiosulfate. "
+        "The nodules shrank in 25 of the 40 patients.",
+        "Sodium thiosulfate for calcinosis cutis in a cohort",
+    )
+    assert [(d, design) for d, _, _, design in found] == [("sodium thiosulfate", "retrospective_cohort")]

@@ -71,20 +71,21 @@ def counts(
 
 
 _GIVEN_BEFORE = cue(
-    rf"\b(?P<n>{cues.NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}\s+(?:were\s+|was\s+|had\s+been\s+)?"
+    rf"\b(?P<n>{cues.NUMBER})\s+(?:(?:[\w-]+\s+){{0,3}}?{cues.PEOPLE}|of\s+(?:whom|them))\s+(?:\w+ly\s+)?(?:were\s+|was\s+|had\s+been\s+)?"
     r"(?:randomi[sz]ed\s+to|assigned\s+to|allocated\s+to|received|receiving|treated\s+with|given|started\s+on"
     r"|switched\s+to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$",
     re.IGNORECASE,
 )
 _GIVEN_AFTER = cue(
-    rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*\(\s*n\s*=\s*(?P<n>\d{{1,5}})\s*\)"
+    rf"^(?:\s*-?\s*(?:treated|group|arm)){{0,2}}\s*(?:\(|,)\s*n\s*=\s*(?P<n>\d{{1,5}})\s*[);]"
     rf"|^\s+(?:was|were)\s+(?:given|administered|used|started)\s+(?:to|in)\s+(?P<m>{cues.NUMBER})\s+(?:\w+\s+)?{cues.PEOPLE}",
     re.IGNORECASE,
 )
 
 
-#: An arm's count written before its drug: "Evaluable subjects (72 CYC; 73 placebo)".
-_ARM_COUNT = cue(r"[(;,]\s*(?P<n>\d{1,5})\s+$")
+#: An arm's count written before its drug: "Evaluable subjects (72 CYC; 73 placebo)", "68 of
+#: 104 tocilizumab-treated patients" (a subgroup of an arm).
+_ARM_COUNT = cue(r"[(;,]\s*(?P<n>\d{1,5})\s+$|\b(?P<m>\d{1,5})\s+of\s+(?:the\s+)?\d{1,5}\s+$")
 
 
 def treated_with(doc: CountedArticle, ids: tuple[str, ...]) -> int | None:

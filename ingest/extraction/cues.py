@@ -76,7 +76,7 @@ RESPONDED_IN = cue(
 #: Patients treated: "Nine patients have been treated", "38 patients ... treated with",
 #: "We report four cases", "in seven patients with", "Of the 34 patients that received".
 TREATED = cue(
-    rf"\b(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PEOPLE}\b(?:[^.;]{{0,60}}?)\b(?:were\s+|was\s+|have\s+been\s+|had\s+been\s+|who\s+|that\s+)?"
+    rf"\b(?P<n>{NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PEOPLE}\b(?:(?:[^.;]|\.\d){{0,60}}?)\b(?:were\s+|was\s+|have\s+been\s+|had\s+been\s+|who\s+|that\s+)?"
     r"(?:treated|received|receiving|underwent|undergoing|given|prescribed|managed|injected|included|enrolled|recruited"
     r"|studied|analy[sz]ed|evaluated)\b",
     _I,
@@ -212,7 +212,8 @@ LITERATURE = cue(
     r"(?:shown|reported|demonstrated|suggested)"
     r"|(?:is|are|remains?)\s+(?:the\s+)?(?:mainstay|first[- ]line|treatment\s+of\s+choice|standard\s+of\s+care)"
     r"|(?:is|are)\s+(?:most\s+)?(?:often|commonly|frequently|usually|widely)\s+(?:used|prescribed|recommended)"
-    r"|often\s+requires?|(?:previous|prior|earlier|several|many)\s+(?:studies|reports|trials)"
+    r"|often\s+requires?|(?:previous|prior|earlier|several|many|recent|published)\s+(?:case\s+)?(?:studies|reports|trials|series)"
+    r"|(?:studies|reports|series|trials)\s+(?:\w+\s+){0,3}?(?:suggest|show|indicate)(?:s|ed)?\s+that"
     r"|(?:predict\w*|independent\s+factors?)\s+(?:\w+\s+){0,6}?(?:response|outcome))\b",
     _I,
 )

@@ -29,7 +29,9 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
         if t.lower() in cues.PUBLICATION_TYPE_DESIGNS
     ]
     order = [d for d, _ in cues.DESIGN_CUES]
-    text = " ".join(s.text for s in sentences)
+    # What the literature reports ("Recent case reports and small series suggest …") is not
+    # what this study is.
+    text = " ".join(s.text for s in sentences if not cues.LITERATURE.search(s.text) or _THIS_STUDY.search(s.text))
     own = own_cases(text)
     if own is not None and not cues.DESIGN_CUES[0][1].search(title) and _LITERATURE_REVIEW.search(f"{title} {text}"):
         # A report of the authors' own patients followed by a review of the literature.
@@ -48,10 +50,12 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
                 return design
             continue
         if pattern.search(title):
+            if design == "review" and _OWN_STUDY.search(text):
+                break  # "Experience from a Single Centre and Literature Review": the study comes first
             return _several(design, f"{title} {text}")
     if from_types:
         return min(from_types, key=order.index)
-    if cues.REVIEW_SELF.search(text):
+    if cues.REVIEW_SELF.search(text) and not _OWN_STUDY.search(text):
         return "review"
     if cues.DESIGN_CUES[1][1].search(text) or _TRIAL.search(text):  # the study is (an analysis of) a randomised trial
         return "rct"
@@ -110,6 +114,15 @@ _PROSPECTIVE = cue(
     r"|were\s+followed(?:\s+up)?\s+for)\b",
     re.IGNORECASE,
 )
+#: The authors' own patients, studied: "our experience", "we retrospectively reviewed the records".
+_OWN_STUDY = cue(
+    r"\b(?:our\s+(?:own\s+)?(?:experience|patients|cohort|series)"
+    r"|(?:we|were)\s+(?:retrospectively\s+|prospectively\s+)?(?:reviewed|analy[sz]ed|studied|included|enrolled)"
+    r"\s+(?:the\s+)?(?:medical\s+|clinical\s+)?(?:records|charts|data|files|\d+|patients))\b",
+    re.IGNORECASE,
+)
+#: A sentence about this very study ("The purpose of this review", "we report").
+_THIS_STUDY = cue(r"\b(?:we|our|this|the\s+present|here(?:in)?)\b", re.IGNORECASE)
 #: A defined population looked at as a whole: a cohort.
 _COHORT = cue(r"\b(?:cohort|observational|database|single[- ]cent(?:er|re)|multi-?cent(?:er|re))\b", re.IGNORECASE)
 _LITERATURE_REVIEW = cue(
