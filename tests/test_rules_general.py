@@ -47,15 +47,27 @@ def test_each_treatment_that_failed_before_is_a_finding_of_no_response() -> None
 
 
 def test_despite_names_failed_treatments_apart_from_the_one_that_worked() -> None:
+    """Two treatments that failed together ("despite A and B") were given together; a longer
+    list was tried in turn, each failing on its own (the corpora agree on both)."""
     found = rows(
         "A 45-year-old woman presented with calcinosis cutis. Despite diltiazem and colchicine, the lesions "
         "progressed. Sodium thiosulfate was started and the lesions healed.",
         "Calcinosis cutis in a woman",
     )
     assert {d: r for d, _, r, _ in found} == {
+        "colchicine + diltiazem": "none",
+        "sodium thiosulfate": "complete",  # one patient, the lesions healed
+    }
+    longer = rows(
+        "A 45-year-old woman presented with calcinosis cutis. Despite diltiazem, colchicine and minocycline, "
+        "the lesions progressed. Sodium thiosulfate was started and the lesions healed.",
+        "Calcinosis cutis in a woman",
+    )
+    assert {d: r for d, _, r, _ in longer} == {
         "diltiazem": "none",
         "colchicine": "none",
-        "sodium thiosulfate": "complete",  # one patient, the lesions healed
+        "minocycline": "none",
+        "sodium thiosulfate": "complete",
     }
 
 
@@ -385,11 +397,7 @@ def test_treatments_a_series_enrolled_patients_after_are_not_its_findings() -> N
         "Sodium thiosulfate was started and the nodules resolved.",
         "Calcinosis cutis in a man",
     )
-    assert {d: r for d, _, r, _ in case} == {
-        "diltiazem": "none",
-        "colchicine": "none",
-        "sodium thiosulfate": "complete",
-    }
+    assert {d: r for d, _, r, _ in case} == {"colchicine + diltiazem": "none", "sodium thiosulfate": "complete"}
     series = rows(
         "We reviewed the charts of seven patients treated with sodium thiosulfate for calcinosis cutis "
         "resistant to diltiazem and colchicine. Five of the seven patients improved.",
@@ -470,3 +478,18 @@ def test_the_literature_a_study_cites_is_not_its_design() -> None:
         "Sodium thiosulfate for calcinosis cutis in a cohort",
     )
     assert [(d, design) for d, _, _, design in found] == [("sodium thiosulfate", "retrospective_cohort")]
+
+
+def test_treatments_named_before_their_failure_failed_in_a_case_and_enrolled_a_series() -> None:
+    case = rows(
+        "We report a 52-year-old woman with diltiazem- and colchicine-resistant calcinosis cutis that was "
+        "successfully treated with sodium thiosulfate.",
+        "Calcinosis cutis in a woman",
+    )
+    assert {d: r for d, _, r, _ in case} == {"colchicine + diltiazem": "none", "sodium thiosulfate": "improved"}
+    series = rows(
+        "Methods: Eight patients with diltiazem-refractory calcinosis cutis were enrolled in this open-label study "
+        "of sodium thiosulfate. Results: Six of the eight patients improved.",
+        "Sodium thiosulfate in diltiazem-refractory calcinosis cutis",
+    )
+    assert [(d, r) for d, _, r, _ in series] == [("sodium thiosulfate", "mixed")]

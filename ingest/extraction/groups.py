@@ -30,7 +30,7 @@ class GroupedArticle(Protocol):
 
 # Between two interventions given together: "and", "plus", "with", "combined with", "+".
 _JOIN = cue(
-    r"^[\s,]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
+    r"^[\s,-]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
     r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
     re.IGNORECASE,
 )
@@ -48,6 +48,7 @@ _POPULATION_AFTER = cue(
     # PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
     re.I,
 )
+_ENROLLED_AFTER = cue(r"^-(?:refractory|resistant|unresponsive|recalcitrant)\b", re.IGNORECASE)
 _POPULATION_BEFORE = cue(
     r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|converted\s+to"
     r"|alternatives?\s+to|instead\s+of|other\s+than|declined|refused|contraindicat\w*\s+(?:to|for)"
@@ -76,12 +77,15 @@ def sentence_groups(doc: GroupedArticle, sentence: Sentence, mentions: list[Ment
     """The sentence's interventions: population descriptors dropped, appositives folded,
     interventions given together joined into combinations."""
     local = sentence.start
+    one_case = doc.design == "case_report" or (doc.n_treated is not None and doc.n_treated <= 2)
     kept: list[Mention] = []
     for m in mentions:
         after = sentence.text[m.end - local : m.end - local + 20]
         before = sentence.text[max(0, m.start - local - 30) : m.start - local]
         if _POPULATION_AFTER.match(after) or _POPULATION_BEFORE.search(before):
             continue
+        if not one_case and _ENROLLED_AFTER.match(after):
+            continue  # "steroid-refractory PG" in a series or trial: who was enrolled
         if kept and kept[-1].id == m.id:
             if sentence.text[kept[-1].end - local : m.start - local].strip() != "(":  # not "X (abbreviation)"
                 kept[-1] = m  # "X (500 mg) followed by X (40 mg), Y and Z": the list goes on from the last X
@@ -91,8 +95,11 @@ def sentence_groups(doc: GroupedArticle, sentence: Sentence, mentions: list[Ment
     if not kept:
         return []
     few = doc.design == "case_report" or (doc.design == "case_series" and (doc.n_treated or 0) <= _FEW_TOGETHER)
-    failed = failed_span(sentence) if doc.design in {"case_report", "case_series"} else None
+    failed = failed_span(sentence) if one_case or doc.design == "case_series" else None
     listed = _combination_list(sentence)
+    # Two treatments that failed together ("despite azathioprine and prednisone") were given
+    # together; a longer list ("refractory to A, B, C and D") is of treatments tried in turn.
+    failed_list = [k for k in kept if failed and failed[0] <= k.start and k.end <= failed[1]]
     # "A and B", "A, B and C" in a case are given together, unless they failed ("managed with A,
     # B and C without improvement": each failed on its own) or are a list of failed treatments.
     after = cues.FAILED_BEFORE.sub(" ", sentence.text[kept[-1].end - local :])  # "for those not responding to X"
@@ -108,8 +115,8 @@ def sentence_groups(doc: GroupedArticle, sentence: Sentence, mentions: list[Ment
         join = _JOIN.match(between)
         word = join.group("word").lower() if join else ""
         listed_as_failed = failed is not None and failed[0] <= current[-1].start and m.end <= failed[1]
-        if listed_as_failed and not _COMBINATION_WORDS.search(between):
-            join = None  # "refractory to prednisone and cyclosporine": each failed on its own
+        if listed_as_failed and len(failed_list) > 2 and not _COMBINATION_WORDS.search(between):
+            join = None  # "refractory to prednisone, cyclosporine and infliximab": each failed on its own
         if between.strip() in {"-", "\u2013"} and _HYPHENATED_COMBINATION.match(sentence.text[m.end - local :]):
             current.append(m)  # "glucocorticoid-cyclosporine combination"
         elif join and ((word != "and" and not word.startswith("and ")) or combine_and) and "or" not in between.split():
@@ -163,13 +170,23 @@ def _closes_with_and(sentence: Sentence, kept: list[Mention], m: Mention) -> boo
 
 def failed_span(sentence: Sentence) -> tuple[int, int] | None:
     """Offsets (in the text) of a list of treatments that failed before ("refractory to X, Y and
-    Z", "despite X"), from its cue to where the sentence goes on to what happened next."""
+    Z", "despite X"), from its cue to where the sentence goes on to what happened next; or of
+    one written before its failure ("steroid- and cyclophosphamide-resistant")."""
     cue = cues.FAILED_BEFORE.search(sentence.text)
     if cue is None:
-        return None
+        suffixed = _FAILED_SUFFIX.search(sentence.text)
+        return (sentence.start + suffixed.start(), sentence.start + suffixed.end()) if suffixed else None
     end = cues.FAILED_LIST_END.search(sentence.text, cue.end())
     stop = end.start() if end else len(sentence.text)
     return sentence.start + cue.start(), sentence.start + stop
+
+
+#: Treatments named before their failure: "steroid-refractory", "steroid and
+#: cyclophosphamide-resistant", "IVIG-unresponsive".
+_FAILED_SUFFIX = cue(
+    r"\b(?:[\w]+-?(?:\s*,\s*|\s+(?:and|or|and/or)\s+)){0,3}[\w]+-(?:refractory|resistant|unresponsive|recalcitrant)\b",
+    re.IGNORECASE,
+)
 
 
 #: Between a drug and a class that describes it: ", a", ", an anti-IL-23", "(a".
