@@ -493,3 +493,34 @@ def test_treatments_named_before_their_failure_failed_in_a_case_and_enrolled_a_s
         "Sodium thiosulfate in diltiazem-refractory calcinosis cutis",
     )
     assert [(d, r) for d, _, r, _ in series] == [("sodium thiosulfate", "mixed")]
+
+
+@pytest.mark.parametrize(
+    ("abstract", "design"),
+    [
+        (
+            "Results: We present a series of 9 patients with calcinosis cutis treated with sodium thiosulfate. "
+            "Seven of the 9 patients improved.",
+            "case_series",
+        ),
+        (
+            "Methods: A young male patient with calcinosis cutis, who was treated with sodium thiosulfate, is herein "
+            "presented. Results: The nodules shrank after 12 weeks.",
+            "case_report",
+        ),
+        (
+            "Calcinosis cutis is a rare complication. Several agents have been reported to help. This patient was "
+            "treated with sodium thiosulfate and the nodules shrank. So we report this case with a literature review.",
+            "case_report",
+        ),
+        (
+            "Calcinosis cutis is difficult to treat and sodium thiosulfate has been shown to help in small series. "
+            "We present to you an interesting case of a twenty-year-old patient whose nodules shrank with sodium "
+            "thiosulfate.",
+            "case_report",
+        ),
+    ],
+)
+def test_the_authors_own_cases_however_they_introduce_them(abstract: str, design: str) -> None:
+    found = rows(abstract, "Sodium thiosulfate for calcinosis cutis")
+    assert {d for *_, d in found} == {design}

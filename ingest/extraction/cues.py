@@ -284,7 +284,7 @@ DESIGN_CUES: tuple[tuple[str, Cue], ...] = (
 )
 #: Wording of a report on a few patients: "We report two cases", "in three patients".
 FEW_PATIENTS = cue(
-    rf"\b(?:report|present|describe|discuss)\w*\s+(?:on\s+|here\s+|herein\s+)?(?:the\s+)?(?P<n>{NUMBER}|a|one)\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}",
+    rf"\b(?:report|present|describe|discuss)\w*\s+(?:on\s+|here\s+|herein\s+)?(?:to\s+you\s+)?(?:the\s+|a\s+(?:case\s+)?series\s+of\s+)?(?P<n>{NUMBER}|an?|one|this)\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE}",
     _I,
 )
 #: Publication types (PubMed) that settle the design on their own.

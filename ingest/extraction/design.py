@@ -14,7 +14,13 @@ from ingest.extraction import cues
 from ingest.extraction.patterns import cue
 from ingest.extraction.text import Sentence
 
-_SINGLE_SUBJECT = cue(r"\b(?:a|an)\s+(?:\w+\s+)?(?:boy|girl|woman|man|lady|child|infant)\b", re.IGNORECASE)
+_SINGLE_SUBJECT = cue(
+    r"\b(?:a|an)\s+(?:\w+\s+)?(?:boy|girl|woman|man|lady|child|infant)\b"
+    # "A young male patient with …, who was treated with X, is herein presented"
+    r"|\b(?:a|an)\s+(?:[\w-]+\s+){0,3}?(?:patient|man|woman|boy|girl|child)\b[^.]{0,200}?\b(?:is|was)\s+(?:herein\s+|here\s+)?"
+    r"(?:presented|reported|described)\b",
+    re.IGNORECASE,
+)
 _FEW_IN = cue(r"\bin\s+(?P<n>two|three|four|five|six|seven|eight|nine|[2-9])\s+(?:\w+\s+)?patients\b", re.I)
 #: Up to this many patients treated, without a cohort or trial design, is a case series.
 _SMALL_SERIES = 20
@@ -70,7 +76,7 @@ def study_design(publication_types: tuple[str, ...], title: str, sentences: list
         return "prospective_cohort"
     few = cues.FEW_PATIENTS.search(text) or _FEW_IN.search(text)
     if few:
-        n = cues.number(few.group("n")) if few.group("n").lower() not in {"a", "one"} else 1
+        n = cues.number(few.group("n")) if few.group("n").lower() not in {"a", "an", "one", "this"} else 1
         return "case_series" if n and n > 1 else "case_report"
     if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
         return _several("case_report", f"{title} {text}")
@@ -140,7 +146,7 @@ def own_cases(text: str) -> int | None:
     few = cues.FEW_PATIENTS.search(text)
     if few:
         word = few.group("n").lower()
-        return 1 if word in {"a", "one"} else cues.number(word)
+        return 1 if word in {"a", "an", "one", "this"} else cues.number(word)
     if cues.SINGLE_PATIENT.search(text) or _SINGLE_SUBJECT.search(text):
         return 1
     return None
