@@ -524,3 +524,16 @@ def test_treatments_named_before_their_failure_failed_in_a_case_and_enrolled_a_s
 def test_the_authors_own_cases_however_they_introduce_them(abstract: str, design: str) -> None:
     found = rows(abstract, "Sodium thiosulfate for calcinosis cutis")
     assert {d for *_, d in found} == {design}
+
+
+@pytest.mark.parametrize(
+    ("clause", "full"),
+    [
+        ("there was no improvement with prednisone; however, colchicine induced remission", True),
+        ("the ulcers healed, but recurred two months later", False),
+        ("the nodules partially resolved", False),
+        ("although diltiazem was stopped, the lesions cleared", True),
+    ],
+)
+def test_a_full_healing_reads_from_the_last_turn_before_it(clause: str, full: bool) -> None:
+    assert outcome.healed_fully(clause) is full

@@ -100,6 +100,15 @@ _SHORT_OF = cue(
 )
 
 
+#: A turn in a clause: what comes after it is what happened next.
+_TURN = cue(r"\b(?:but|however|although|whereas)\b", re.I)
+
+
 def healed_fully(clause: str) -> bool:
-    """Whether the clause says the lesions healed or went into remission, and not partly."""
-    return bool(_HEALED.search(clause)) and not _SHORT_OF.search(clause)
+    """Whether the clause says the lesions healed or went into remission, and not partly
+    ("no improvement with X; however, Y induced remission" reads from the turn on)."""
+    healed = _HEALED.search(clause)
+    if healed is None:
+        return False
+    turns = [t.end() for t in _TURN.finditer(clause, 0, healed.start())]
+    return not _SHORT_OF.search(clause, turns[-1] if turns else 0)
