@@ -70,3 +70,22 @@ def test_every_cue_finds_what_its_pattern_as_written_finds_on_every_corpus_sente
                     assert [m.span() for m in value.finditer(text)] == [m.span() for m in plain.finditer(text)], name
                 checked += 1
     assert checked > 40
+
+
+def test_a_cue_knows_the_words_one_of_which_every_match_holds() -> None:
+    assert cue(r"\b(?:improv\w+|heal(?:ed|ing))\b", re.IGNORECASE)._words == ("heal", "improv")
+    assert cue(r"\b(?P<n>\d+)\s+patients?\s+(?:were\s+)?treated\b", re.IGNORECASE)._words == ("patient",)
+    assert cue(r"\b(?:very\s+)?\w+ly\b", re.IGNORECASE)._words is None  # no literal every match needs
+    assert cue(r"\b(?:a|an)\s+case\b", re.IGNORECASE)._words == ("case",)
+    assert cue(r"\bno\b", re.IGNORECASE)._words is None  # too short to be worth testing
+    assert cue(r"\bhealed\b")._words is None  # matched as written: case rules of its own
+
+
+def test_a_text_without_the_required_words_is_not_searched_and_matches_nothing() -> None:
+    c = cue(r"\b(?P<n>\d+)\s+patients?\s+(?:were\s+)?treated\b", re.IGNORECASE)
+    assert c._folded is not None  # a named group is not an upper-case literal
+    assert c.search("12 patients improved") is None
+    assert list(c.finditer("12 patients improved")) == []
+    assert c.sub("#", "12 patients improved") == "12 patients improved"
+    found = c.search("Then 12 Patients were TREATED.")
+    assert found is not None and found.group("n") == "12"

@@ -19,6 +19,12 @@ A cue that can only start with a few characters ("report|present|describe": ``r`
 the cost of one character test instead of trying every alternative (two to three times faster
 on the patterns that start with a count). The characters are read from the parsed pattern; a
 pattern whose start cannot be read that way is used as written.
+
+Most cues match few sentences. A cue every match of which must contain one of a few literal
+words ("improv", "reduc", … or "patient", "case", …) first asks whether the text holds any of
+them (``in``, a plain substring test, is far cheaper than a regular-expression search), and
+answers "no match" at once when it holds none. The words are read from the parsed pattern too
+(:func:`_required_words`); a pattern without such words is always searched.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ def _lower(text: str) -> str:
 class Cue:
     """A compiled pattern; case-insensitive ones match lower-cased text (see the module)."""
 
-    __slots__ = ("_folded", "_pattern", "flags", "pattern")
+    __slots__ = ("_folded", "_pattern", "_words", "flags", "pattern")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
@@ -52,38 +58,48 @@ class Cue:
         self._pattern = re.compile(fast, flags)
         foldable = bool(flags & re.IGNORECASE) and not _UPPER_OUTSIDE_ESCAPE.search(_without_escapes(pattern))
         self._folded = re.compile(fast, flags & ~re.IGNORECASE) if foldable else None
+        # Words one of which every match holds; tested on the lower-cased text, so only for
+        # folded cues (a cue matched as written keeps its own case rules).
+        self._words = _required_words(pattern, flags) if self._folded is not None else None
 
-    def _target(self, text: str) -> tuple[re.Pattern[str], str]:
+    def _target(self, text: str) -> tuple[re.Pattern[str], str] | None:
+        """The compiled pattern and the text to run it on; None when no match is possible."""
         if self._folded is not None:
             low = _lower(text)
             if len(low) == len(text):
+                words = self._words
+                if words is not None and not any(map(low.__contains__, words)):
+                    return None
                 return self._folded, low
         return self._pattern, text
 
     def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """As :meth:`re.Pattern.search`."""
-        pattern, target = self._target(text)
-        return pattern.search(target, pos, endpos)
+        target = self._target(text)
+        return None if target is None else target[0].search(target[1], pos, endpos)
 
     def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """As :meth:`re.Pattern.match`."""
-        pattern, target = self._target(text)
-        return pattern.match(target, pos, endpos)
+        target = self._target(text)
+        return None if target is None else target[0].match(target[1], pos, endpos)
 
     def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         """As :meth:`re.Pattern.finditer`."""
-        pattern, target = self._target(text)
-        return pattern.finditer(target, pos, endpos)
+        target = self._target(text)
+        return iter(()) if target is None else target[0].finditer(target[1], pos, endpos)
 
     def findall(self, text: str) -> list[str]:
         """As :meth:`re.Pattern.findall` (lower-cased when folded)."""
-        pattern, target = self._target(text)
-        return pattern.findall(target)
+        target = self._target(text)
+        return [] if target is None else target[0].findall(target[1])
 
     def sub(self, replacement: str, text: str) -> str:
         """Each match replaced by ``replacement`` (a plain string); the rest of ``text`` is kept
         as written, in its own case."""
-        pattern, target = self._target(text)
+        found = self._target(text)
+        if found is None:
+            return text
+        pattern, target = found
         if target is text:
             return pattern.sub(lambda _: replacement, text)
         parts: list[str] = []
@@ -99,8 +115,9 @@ class Cue:
 
 
 def _without_escapes(pattern: str) -> str:
-    """The pattern with escaped characters (``\\S``, ``\\B``, ``\\N{…}``) removed."""
-    return re.sub(r"\\N\{[^}]*\}|\\.", "", pattern)
+    """The pattern with escaped characters (``\\S``, ``\\B``, ``\\N{…}``) and group syntax
+    (``(?P<name>``, ``(?P=name)``) removed: what is left of its letters are literals."""
+    return re.sub(r"\\N\{[^}]*\}|\\.|\(\?P<\w+>|\(\?P=\w+\)", "", pattern)
 
 
 def _with_start_lookahead(pattern: str, flags: int) -> str:
@@ -154,6 +171,66 @@ def _first_characters(items: list[Any]) -> set[str] | None:
             return _first_characters(list(arg[2]))
         return None  # optional items, groups references, anything else: unknown
     return None
+
+
+#: Required words shorter than this are in nearly every sentence: not worth testing.
+_MIN_WORD = 3
+#: More required words than this cost more to test than the search they would save.
+_MAX_WORDS = 40
+
+
+def _required_words(pattern: str, flags: int) -> tuple[str, ...] | None:
+    """Literal strings (lower case) one of which every match of ``pattern`` contains, when the
+    parsed pattern shows a useful set of them; None otherwise."""
+    try:
+        parser = importlib.import_module("re._parser")  # the standard library's own (private: guarded)
+        words = _required(list(parser.parse(pattern, flags)))
+    except Exception:  # an optimisation only: any failure leaves the cue always searched
+        return None
+    if not words or len(words) > _MAX_WORDS or min(len(w) for w in words) < _MIN_WORD:
+        return None
+    return tuple(sorted(words))
+
+
+def _required(items: list[Any]) -> set[str] | None:
+    """For a sequence of parsed items: a set of literal strings one of which every match holds
+    (the most selective the items offer), or None when none is known."""
+    c: Any = importlib.import_module("re._constants")
+    best: set[str] | None = None
+
+    def consider(candidate: set[str] | None) -> None:
+        nonlocal best
+        if candidate and (best is None or _better(candidate, best)):
+            best = candidate
+
+    run: list[str] = []
+    for op, arg in items:
+        if op is c.LITERAL:
+            run.append(chr(arg).lower())
+            continue
+        consider({"".join(run)} if run else None)
+        run = []
+        if op is c.SUBPATTERN:
+            consider(_required(list(arg[-1])))
+        elif op is c.BRANCH:
+            union: set[str] = set()
+            for branch in arg[1]:
+                found = _required(list(branch))
+                if not found:
+                    union = set()
+                    break
+                union |= found
+            consider(union or None)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
+            consider(_required(list(arg[2])))
+        # anything else (classes, optional items, assertions, anchors) requires nothing known
+    consider({"".join(run)} if run else None)
+    return best
+
+
+def _better(a: set[str], b: set[str]) -> bool:
+    """Whether required set ``a`` is the more selective: longer shortest word, then fewer words."""
+    return (min(map(len, a)), -len(a)) > (min(map(len, b)), -len(b))
 
 
 def cue(pattern: str, flags: int = 0) -> Cue:
