@@ -537,3 +537,28 @@ def test_the_authors_own_cases_however_they_introduce_them(abstract: str, design
 )
 def test_a_full_healing_reads_from_the_last_turn_before_it(clause: str, full: bool) -> None:
     assert outcome.healed_fully(clause) is full
+
+
+def test_an_outcome_the_topics_question_names_is_an_outcome_of_the_condition() -> None:
+    abstract = (
+        "A 40-year-old woman had calcinosis cutis. Survival was prolonged and the course improved after "
+        "sodium thiosulfate was started."
+    )
+    assert rows(abstract, "Calcinosis cutis in a woman") == []  # survival is not what this topic asks about
+    asking = TopicPack(
+        spec=BARE.spec.model_copy(
+            update={"question": "Which treatments help calcinosis, with what effect on survival?"}
+        ),
+        vocabulary=BARE.vocabulary,
+        path=BARE.path,
+    )
+    assert [d for d, *_ in rows(abstract, "Calcinosis cutis in a woman", asking)] == ["sodium thiosulfate"]
+
+
+def test_an_outcome_free_of_a_treatment_does_not_name_the_treatment() -> None:
+    found = rows(
+        "Methods: Thirty patients with calcinosis cutis were treated with sodium thiosulfate. Results: The nodules "
+        "shrank with sodium thiosulfate, and surgery-free survival was longer.",
+        "Sodium thiosulfate for calcinosis cutis",
+    )
+    assert [d for d, *_ in found] == ["sodium thiosulfate"]

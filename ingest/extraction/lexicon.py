@@ -142,8 +142,12 @@ class Lexicon:
         *,
         choose: Callable[[str, Collection[str]], str | None] | None = None,
         precedence: Mapping[str, tuple[str, ...]] | None = None,
+        question: str = "",
     ) -> None:
         self.topic_vocabulary = vocabulary
+        #: The topic's question, lower-cased with single spaces: an outcome it names ("with
+        #: what effect on lung function … and survival") is an outcome of the condition.
+        self.question = " ".join(question.lower().split())
         self.general = general
         self._choose = choose
         self._precedence = {k: frozenset(v) for k, v in (precedence or {}).items()}
@@ -564,7 +568,7 @@ def topic_lexicon(pack: TopicPack, excluded_topics: frozenset[str] = frozenset()
     leave-one-topic-out fold). Compiled lexicons are cached per vocabulary and exclusion.
     """
     labels = {k: v.model_dump_json() for k, v in pack.spec.condition_labels.items()}
-    key = (pack.vocabulary.model_dump_json(), repr(sorted(labels.items())), excluded_topics)
+    key = (pack.vocabulary.model_dump_json(), repr(sorted(labels.items())), pack.spec.question, excluded_topics)
     lexicon = _LEXICONS.get(key)
     if lexicon is None:
         if len(_LEXICONS) >= 8:
@@ -574,8 +578,9 @@ def topic_lexicon(pack: TopicPack, excluded_topics: frozenset[str] = frozenset()
             general_knowledge(excluded_topics),
             choose=pack.choose_context,
             precedence={k: v.precedence for k, v in pack.spec.condition_labels.items()},
+            question=pack.spec.question,
         )
     return lexicon
 
 
-_LEXICONS: dict[tuple[str, str, frozenset[str]], Lexicon] = {}
+_LEXICONS: dict[tuple[str, str, str, frozenset[str]], Lexicon] = {}

@@ -515,8 +515,13 @@ def _is_comparator(sentence: Sentence, groups: list[Group], group: Group) -> boo
 
 def _off_target(lexicon: Lexicon, text: str) -> bool:
     """Whether the sentence states an outcome of something else (another organ, the underlying
-    disease, a laboratory value); words of the topic's own condition never count as that."""
-    return any(not {t[3] for t in tokens(m.group())} & lexicon.condition_words for m in cues.OFF_TARGET.finditer(text))
+    disease, a laboratory value); words of the topic's own condition, and outcomes its question
+    names ("… and survival"), never count as that."""
+    return any(
+        not {t[3] for t in tokens(m.group())} & lexicon.condition_words
+        and not re.search(rf"\b{re.escape(' '.join(m.group().lower().split()))}\b", lexicon.question)
+        for m in cues.OFF_TARGET.finditer(text)
+    )
 
 
 def _states_counts(text: str) -> bool:
