@@ -562,3 +562,13 @@ def test_an_outcome_free_of_a_treatment_does_not_name_the_treatment() -> None:
         "Sodium thiosulfate for calcinosis cutis",
     )
     assert [d for d, *_ in found] == ["sodium thiosulfate"]
+
+
+def test_an_apostrophe_unicode_counts_as_a_letter_still_ends_a_word() -> None:
+    """Stored copies write "Crohnʼs" with U+02BC, a modifier letter: cleaned (length kept, so
+    offsets stay valid) it reads as "Crohn's" and the disease is found."""
+    from ingest.extraction.text import clean
+
+    written = "A 33-year-old man with inactive Crohn\u02bcs disease"
+    assert clean(written) == "A 33-year-old man with inactive Crohn's disease"
+    assert len(clean(written)) == len(written)

@@ -14,8 +14,12 @@ import itertools
 import re
 from dataclasses import dataclass
 
-#: Characters replaced one for one by a space.
-_SPACE_LIKE = str.maketrans({c: " " for c in "\u00a0\u202f\u2009\u2007\u200a\u2002\u2003\t\r\n\u00c2"})
+#: Characters replaced one for one: spaces of other widths by a space; apostrophes that
+#: Unicode counts as letters ("Crohnʼs" with U+02BC would otherwise be one word) by "'".
+_SPACE_LIKE = str.maketrans(
+    {c: " " for c in "\u00a0\u202f\u2009\u2007\u200a\u2002\u2003\t\r\n\u00c2"}
+    | {c: "'" for c in "\u02bc\u02bb\u02b9\u02bd"}
+)
 _LITERAL_NEWLINE = re.compile(r"\\[nrt]")
 
 
