@@ -572,3 +572,16 @@ def test_an_apostrophe_unicode_counts_as_a_letter_still_ends_a_word() -> None:
     written = "A 33-year-old man with inactive Crohn\u02bcs disease"
     assert clean(written) == "A 33-year-old man with inactive Crohn's disease"
     assert len(clean(written)) == len(written)
+
+
+def test_a_context_whose_name_spells_the_condition_names_the_condition() -> None:
+    pack = held_out_pack(load_topic("pyoderma-gangrenosum"))
+    lexicon = topic_lexicon(pack, frozenset({"pyoderma-gangrenosum"}))
+    assert {"papa-pash-syndromes", "peristomal"} <= lexicon.contexts_naming_condition
+    assert "inflammatory-bowel-disease" not in lexicon.contexts_naming_condition
+    abstract = (
+        "Pyoderma gangrenosum is a neutrophilic dermatosis. A 30-year-old woman with PASH syndrome did not "
+        "respond to dapsone but responded to a combination of colchicine and thalidomide."
+    )
+    found = rows(abstract, "", pack)
+    assert {(d, r) for d, _, r, _ in found} == {("dapsone", "none"), ("colchicine + thalidomide", "improved")}

@@ -132,7 +132,8 @@ _THIS_STUDY = cue(r"\b(?:we|our|this|the\s+present|here(?:in)?)\b", re.IGNORECAS
 #: A defined population looked at as a whole: a cohort.
 _COHORT = cue(r"\b(?:cohort|observational|database|single[- ]cent(?:er|re)|multi-?cent(?:er|re))\b", re.IGNORECASE)
 _LITERATURE_REVIEW = cue(
-    r"\b(?:review\s+of\s+(?:the\s+)?(?:\w+\s+)?literature|literature\s+review|reviewed\s+the\s+literature"
+    r"\b(?:review\s+of\s+(?:the\s+)?(?:\w+\s+)?literature|literature\s+review|reviewed\s+the\s+(?:\w+\s+){0,2}?literature"
+    r"|(?:in\s+)?this\s+review"
     r"|review\s+of\s+(?:\w+\s+){0,3}(?:cases|reports))\b",
     re.IGNORECASE,
 )

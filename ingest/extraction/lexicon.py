@@ -85,6 +85,12 @@ def _key(term: str, lower: bool = True) -> tuple[str, ...]:
     return tuple(t.lower() if lower else t for t in _TOKEN.findall(term))
 
 
+def _holds(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    """Whether ``part`` occurs in ``words`` as consecutive words."""
+    n = len(part)
+    return any(words[i : i + n] == part for i in range(len(words) - n + 1))
+
+
 def explains(short: str, before: str) -> bool:
     """Whether the words just before an abbreviation spell it, as a long form does: its letters
     and digits found right to left in order, the first at the start of a word (Schwartz and
@@ -178,6 +184,14 @@ class Lexicon:
         #: worded with them is about the condition, never "something else".
         self.condition_words: frozenset[str] = frozenset(
             word.lower() for c in vocabulary.conditions for term in c.terms() for word in _TOKEN.findall(term)
+        )
+        #: Contexts whose names spell one of the condition's ("peristomal pyoderma gangrenosum",
+        #: "pyogenic arthritis, pyoderma gangrenosum and acne"): naming one names the condition.
+        condition_keys = {_key(t) for c in vocabulary.conditions for t in c.terms() if len(_key(t)) > 1}
+        self.contexts_naming_condition: frozenset[str] = frozenset(
+            ctx.id
+            for ctx in vocabulary.contexts
+            if any(_holds(_key(t), k) for t in ctx.terms() for k in condition_keys)
         )
         #: The condition with the most contexts: the topic's broad one (calcinosis).
         self.broad_condition: str | None = (

@@ -410,8 +410,11 @@ def _candidates(
         return []  # advice or a requirement, not an outcome
     if primary and cues.LITERATURE.search(text) and not _FIRST_PERSON.search(text):
         return []  # what the literature says, inside a report of the authors' own patients
-    has_target = bool(cues.TARGET.search(text)) or any(m.kind == "condition" for m in mentions)
-    names_context = any(m.kind == "context" for m in mentions)
+    naming = doc.lexicon.contexts_naming_condition
+    has_target = bool(cues.TARGET.search(text)) or any(
+        m.kind == "condition" or (m.kind == "context" and m.id in naming) for m in mentions
+    )
+    names_context = any(m.kind == "context" and m.id not in naming for m in mentions)
     # Treatments that failed before are a finding of a case ("refractory to X, Y and Z"); in a
     # series or cohort they describe who was enrolled, not what the study found.
     failed = failed_span(sentence) if explicit else None
