@@ -585,3 +585,25 @@ def test_a_context_whose_name_spells_the_condition_names_the_condition() -> None
     )
     found = rows(abstract, "", pack)
     assert {(d, r) for d, _, r, _ in found} == {("dapsone", "none"), ("colchicine + thalidomide", "improved")}
+
+
+def test_a_case_sentence_saying_the_treatment_before_failed_makes_its_list_fail() -> None:
+    found = rows(
+        "A 31-year-old woman had calcinosis cutis. Treatment included diltiazem, colchicine and minocycline. "
+        "Due to resistance to the implemented treatment, sodium thiosulfate was started. The nodules then "
+        "resolved completely.",
+        "Calcinosis cutis in a woman",
+    )
+    assert {d: r for d, _, r, _ in found} == {
+        "diltiazem": "none",
+        "colchicine": "none",
+        "minocycline": "none",
+        "sodium thiosulfate": "complete",
+    }
+    series = rows(
+        "Methods: Twelve patients with calcinosis cutis were treated with diltiazem, colchicine and minocycline. "
+        "Due to resistance to the implemented treatment, sodium thiosulfate was started. Results: Eight of the "
+        "12 patients improved.",
+        "Calcinosis cutis in twelve patients",
+    )
+    assert "diltiazem" not in {d for d, *_ in series}  # a series' earlier treatment: who was enrolled

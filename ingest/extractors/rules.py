@@ -177,11 +177,51 @@ def candidate_findings(doc: _Article) -> list[_Candidate]:
     """Every candidate finding of an article, before candidates of one finding are merged."""
     candidates: list[_Candidate] = []
     recent: list[list[Group]] = []
+    before: tuple[Sentence, list[Group], int] | None = None  # the last sentence, its groups, its candidates
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
         groups = sentence_groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
-        candidates.extend(_candidates(doc, sentence, mentions, groups, recent))
+        found = _candidates(doc, sentence, mentions, groups, recent)
+        if before and before[1] and not before[2] and _failed_back(doc, sentence, groups):
+            candidates.extend(_failed_earlier(doc, before[0], before[1]))
+        candidates.extend(found)
         recent = [*recent[-2:], groups] if groups else recent
+        before = (sentence, groups, len(found))
     return candidates
+
+
+#: A case's failure of the treatment a sentence before listed: "Due to resistance to the
+#: implemented treatment", "As these therapies failed", "Because of poor response to it".
+_FAILED_BACK = cue(
+    r"\b(?:resistan(?:ce|t)|refractor(?:y|iness)|(?:no|poor|inadequate|insufficient)\s+response|not\s+respond\w*"
+    r"|unresponsive(?:ness)?|failure)\s+(?:of\s+|to\s+)(?:the\s+|this\s+|that\s+|these\s+|such\s+)"
+    r"(?:implemented\s+|previous\s+|prior\s+|above\s+|initial\s+|conventional\s+)?(?:treatments?|therap(?:y|ies)|regimens?)\b"
+    r"|\b(?:these|those|the)\s+(?:treatments?|therapies|drugs|agents)\s+(?:all\s+)?(?:failed|were\s+ineffective)\b",
+    re.IGNORECASE,
+)
+
+
+def _failed_back(doc: _Article, sentence: Sentence, groups: list[Group]) -> bool:
+    """Whether a case's sentence says the treatment listed just before failed (before naming
+    any treatment of its own)."""
+    if not (doc.design == "case_report" or (doc.n_treated is not None and doc.n_treated <= 2)):
+        return False
+    cue_found = _FAILED_BACK.search(sentence.text)
+    return cue_found is not None and all(g.start - sentence.start >= cue_found.end() for g in groups)
+
+
+def _failed_earlier(doc: _Article, sentence: Sentence, groups: list[Group]) -> list[_Candidate]:
+    """ "No response" findings for the treatments ``sentence`` listed, which a later sentence
+    says failed: each on its own when more than two were listed (tried in turn), else together."""
+    ids = [i for g in groups for i in g.ids]
+    if len(ids) > 2:
+        groups = [Group((i,), g.start, g.end, g.text) for g in groups for i in g.ids]
+    out = []
+    for group in groups:
+        span = _clause_of(sentence, group)
+        context = _clause_context(doc, span, doc.mentions[sentence.index])
+        signals = {"explicit": 1.0, "failed_before": 1.0, "response_none": 1.0}
+        out.append(_Candidate(group, doc.condition, context, "none", 1, 0, sentence, 0.55, signals))
+    return out
 
 
 def scored_findings(article: ArticleText, lexicon: Lexicon) -> list[tuple[Extraction, dict[str, float]]]:
