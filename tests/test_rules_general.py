@@ -607,3 +607,11 @@ def test_a_case_sentence_saying_the_treatment_before_failed_makes_its_list_fail(
         "Calcinosis cutis in twelve patients",
     )
     assert "diltiazem" not in {d for d, *_ in series}  # a series' earlier treatment: who was enrolled
+
+
+def test_a_misspelt_long_form_defines_its_abbreviation_and_a_short_age_marks_a_case() -> None:
+    found = rows(
+        "We report a 61y old man with calcinosis cutis treated with diltaizem (DTZ). The nodules shrank on DTZ.",
+        "Calcinosis cutis in a man",
+    )
+    assert [(d, r, design) for d, _, r, design in found] == [("diltiazem", "improved", "case_report")]

@@ -98,8 +98,8 @@ N_EQUALS = cue(r"\(\s*n\s*=\s*(?P<n>\d{1,5})\s*\)", _I)
 PERCENT = cue(rf"(?P<p>\d{{1,3}}(?:\.\d+)?)\s?%|\b(?P<w>{_WORD_NUMBER})\s+per\s?cent\b", _I)
 #: One patient: "a 43-year-old woman", "We report a case", "Our patient".
 SINGLE_PATIENT = cue(
-    r"\b(?:a|one|an|our)\s+(?:\d{1,3}[- ](?:year|month)s?[- ]old|case\s+of|patient\b|unusual\s+case|rare\s+case)"
-    r"|\b\d{1,3}[- ]years?[- ]old\s+(?:\w+\s+)?(?:woman|man|female|male|girl|boy|lady|patient|child)\b",
+    r"\b(?:a|one|an|our)\s+(?:\d{1,3}[- ]?(?:year|month|yr|y)s?[- ]old|case\s+of|patient\b|unusual\s+case|rare\s+case)"
+    r"|\b\d{1,3}[- ]?(?:years?|yrs?|y)[- ]old\s+(?:\w+\s+)?(?:woman|man|female|male|girl|boy|lady|patient|child)\b",
     _I,
 )
 

@@ -297,6 +297,14 @@ class Lexicon:
                 adjacent = adjacent or gap.strip(" -") == ""
                 if gap.strip(" -") == "" and mention.text[:1].lower() == short[:1].lower():
                     meaning = (mention.kind, mention.id)
+            if meaning is None and not adjacent and stop and self.general is not None:
+                # "predonisolone (PSL)": a misspelt drug name defines its abbreviation too.
+                word = toks[stop - 1]
+                if (
+                    not _GAP_FILLER.sub("", text[word[_END] : m.start()]).strip(" -")
+                    and word[_LOWER][:1] == short[:1].lower()
+                ):
+                    meaning = self._misspelled(word[_LOWER]) if (word[_LOWER],) not in self._names else None
             known = meaning is None and key in self._abbreviations and key not in self._ambiguous
             if known and (adjacent or not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])):
                 # "systemic sclerosis-related interstitial lung disease (SSc-ILD)": a term of the
