@@ -226,8 +226,12 @@ def test_the_sentence_counts_its_own_denominator_before_the_cohort() -> None:
 
 
 def test_predictors_of_an_outcome_are_not_an_outcome() -> None:
-    assert cues.NOT_A_RESULT.search("Independent predictors for worsening of the ulcers were age and delay")
-    assert cues.NOT_A_RESULT.search("The cause remains unclear and no effective therapy is currently available.")
+    assert cues.not_a_result("Independent predictors for worsening of the ulcers were age and delay")
+    assert cues.not_a_result("The cause remains unclear and no effective therapy is currently available.")
+    # an outcome stated before the predictors is an outcome
+    assert not cues.not_a_result(
+        "Nintedanib reduced the rate of decline, with a greater effect in patients with risk factors for rapid decline."
+    )
 
 
 def test_a_class_is_recognised_by_its_target_however_it_is_written() -> None:
@@ -615,3 +619,12 @@ def test_a_misspelt_long_form_defines_its_abbreviation_and_a_short_age_marks_a_c
         "Calcinosis cutis in a man",
     )
     assert [(d, r, design) for d, _, r, design in found] == [("diltiazem", "improved", "case_report")]
+
+
+def test_groups_compared_at_baseline_are_not_an_outcome() -> None:
+    assert cues.not_a_result(
+        "We found no statistically significant differences between both groups in terms of age, sex, smoking or "
+        "prednisone dose."
+    )
+    assert cues.not_a_result("Both arms had similar baseline characteristics.")
+    assert not cues.not_a_result("There was no difference in ulcer healing between the two groups.")

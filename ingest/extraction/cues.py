@@ -196,10 +196,31 @@ NOT_A_RESULT = cue(
     r"\b(?:aim|aims|aimed|purpose|objective|sought|hypothes[ie]s|hypothesi[sz]ed|we\s+(?:evaluat|assess|investigat|compar|test)\w*"
     r"|to\s+(?:evaluate|assess|determine|investigate|describe|compare|examine|identify|study)|were\s+(?:recorded|collected|assessed|measured)"
     r"|was\s+(?:recorded|defined)|data\s+(?:were|was)\s+\w+ed|inclusion\s+criteria|generally|usually|typically"
-    r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe)|predictors?\s+(?:of|for)|risk\s+factors?\s+(?:of|for)"
+    r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe)"
+    # groups compared at baseline: "similar baseline characteristics", "in terms of age, sex, smoking"
+    r"|baseline\s+(?:characteristics|demographics|features)|in\s+terms\s+of\s+(?:age|sex|gender)"
+    r"|\b(?:age|sex|gender)\s*,\s*(?:sex|gender|age|race|ethnicity|smoking)"
     r"|no\s+(?:\w+\s+)?(?:effective|established|standard|specific|approved|curative)\s+(?:therapy|therapies|treatments?|cure))\b",
     _I,
 )
+#: What predicts an outcome ("Risk factors for non-response were …"): not an outcome, unless the
+#: sentence states one before it ("X reduced the decline, more so in patients with these risk
+#: factors for rapid decline").
+PREDICTORS = cue(r"\b(?:predictors?\s+(?:of|for)|risk\s+factors?\s+(?:of|for))\b", _I)
+
+
+def not_a_result(text: str) -> bool:
+    """Whether a sentence states an aim, a method, a definition or predictors, not an outcome."""
+    if NOT_A_RESULT.search(text):
+        return True
+    predictors = PREDICTORS.search(text)
+    return (
+        predictors is not None
+        and not POSITIVE.search(text, 0, predictors.start())
+        and not NEGATED.search(text, 0, predictors.start())
+    )
+
+
 #: Slowing or preventing the progression of existing disease is a treatment outcome, not prevention.
 PROGRESSION = cue(
     r"\b(?:prevent\w*|risk\s+factors?\s+for|halt\w*|slow\w*)\s+(?:the\s+)?(?:\w+\s+){0,2}?progression\b", _I

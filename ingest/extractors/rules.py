@@ -444,7 +444,7 @@ def _candidates(
     explicit = bool(groups)
     if not explicit and doc.design in _REVIEWS:
         return []
-    if not _ANY_CUE.search(text) or cues.NOT_A_RESULT.search(text) or cues.SPONTANEOUS.search(text):
+    if not _ANY_CUE.search(text) or cues.not_a_result(text) or cues.SPONTANEOUS.search(text):
         return []
     if cues.NORMATIVE.search(text) and not _states_counts(text):
         return []  # advice or a requirement, not an outcome
