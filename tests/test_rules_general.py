@@ -628,3 +628,11 @@ def test_groups_compared_at_baseline_are_not_an_outcome() -> None:
     )
     assert cues.not_a_result("Both arms had similar baseline characteristics.")
     assert not cues.not_a_result("There was no difference in ulcer healing between the two groups.")
+
+
+def test_a_title_joining_a_pulse_therapy_with_other_drugs_names_one_combination() -> None:
+    found = rows(
+        "A 37-year-old woman had calcinosis cutis. Outcomes: Six months later the nodules had shrunk.",
+        "Case report: Methylprednisolone Pulse Therapy Combined With Colchicine and Diltiazem for Calcinosis Cutis",
+    )
+    assert [d for d, *_ in found] == ["colchicine + diltiazem + methylprednisolone"]

@@ -30,7 +30,8 @@ class GroupedArticle(Protocol):
 
 # Between two interventions given together: "and", "plus", "with", "combined with", "+".
 _JOIN = cue(
-    r"^[\s,-]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
+    r"^[\s,-]*(?:\[[^\]]*\]|\([^)]*\)|[\s,])*(?:(?:pulse|pulsed|therapy|treatment|infusions?|injections?)\s+){0,2}"
+    r"(?P<word>\+|plus|and|with|together\s+with|in\s+combination\s+with"
     r"|(?:was|were)?\s*combined\s+with|and\s+(?:[\w-]+\s+){1,4}?(?:of\s+)?)\s*(?:[\w-]+\s+){0,4}?$",
     re.IGNORECASE,
 )
