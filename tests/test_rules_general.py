@@ -636,3 +636,34 @@ def test_a_title_joining_a_pulse_therapy_with_other_drugs_names_one_combination(
         "Case report: Methylprednisolone Pulse Therapy Combined With Colchicine and Diltiazem for Calcinosis Cutis",
     )
     assert [d for d, *_ in found] == ["colchicine + diltiazem + methylprednisolone"]
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("six patients remained stable, three improved, and one deteriorated", (10, 3)),
+        ("the nodules improved in 3 (12.5%), remained stable in 18 (75%), and worsened in 3 (12.5%) patients", (24, 3)),
+        ("they worsened in 8 (67%) and remained stable in 4 (33%) patients", (12, 0)),
+        ("three patients improved", None),  # one category is a count, not a breakdown
+        ("improved in 2 weeks and worsened in 3 months", None),  # durations, not patients
+    ],
+)
+def test_a_breakdown_by_outcome_counts_its_patients_and_those_who_got_better(
+    clause: str, expected: tuple[int, int] | None
+) -> None:
+    from ingest.extraction.counts import breakdown
+
+    assert breakdown(clause) == expected
+
+
+def test_a_breakdown_with_some_better_is_a_mixed_response() -> None:
+    found = get("rules")(
+        ArticleText(
+            "t",
+            "Sodium thiosulfate for calcinosis cutis",
+            "Methods: We reviewed patients with calcinosis cutis treated with sodium thiosulfate. Results: With "
+            "sodium thiosulfate, six patients remained stable, three improved, and one deteriorated.",
+        ),
+        topic_lexicon(BARE),
+    )
+    assert [(f.n_treated, f.n_responded, f.response) for f in found] == [(10, 3, "mixed")]

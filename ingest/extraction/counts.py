@@ -57,6 +57,11 @@ def counts(
         return n, n, 1.0
     denominator = cues.DENOMINATOR.search(text)
     stated = cues.number(denominator.group("n") or denominator.group("t")) if denominator else None
+    parts = breakdown(clause)
+    if parts is not None:
+        total, better = parts
+        if stated is None or stated == total:
+            return total, better, better / total
     treated = stated or (treated_with(doc, ids) if ids else None) or doc.treated_in(sentence) or doc.n_treated
     if treated is None:
         eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
@@ -106,6 +111,40 @@ def treated_with(doc: CountedArticle, ids: tuple[str, ...]) -> int | None:
                     if value and (n := cues.number(value)):
                         return n
     return None
+
+
+#: Outcome categories of a breakdown: better (responders), and the others.
+_BETTER = r"improv\w*|responded|healed|resolved|cleared"
+_OTHER = r"(?:remained\s+)?(?:stable|stabili[sz]ed|unchanged)|worsened|deteriorated|progressed|relapsed|died"
+#: "six patients remained stable, three improved" and "improved in 3 (12.5%), remained stable in
+#: 18 (75%)": a count and its category, either way round.
+_COUNT_THEN_CATEGORY = cue(
+    rf"\b(?P<n>{cues.NUMBER})\s+(?:\(\d+(?:\.\d+)?\s*%\)\s+)?(?:(?:[\w-]+\s+)?{cues.PEOPLE}\s+)?(?:had\s+|were\s+|was\s+)?"
+    rf"(?P<c>{_BETTER}|{_OTHER})\b",
+    re.IGNORECASE,
+)
+_CATEGORY_THEN_COUNT = cue(
+    rf"\b(?P<c>{_BETTER}|{_OTHER})\s+in\s+(?P<n>{cues.NUMBER})\b(?!\s*(?:%|years?|months?|weeks?|days?))",
+    re.IGNORECASE,
+)
+_IS_BETTER = re.compile(rf"^(?:{_BETTER})$", re.IGNORECASE)
+
+
+def breakdown(clause: str) -> tuple[int, int] | None:
+    """(patients, responders) of a clause that breaks its patients down by outcome ("six
+    patients remained stable, three improved, and one deteriorated": 10, 3), or None. At least
+    two categories; responders are those who got better."""
+    items = [(m.group("c"), m.group("n")) for m in _COUNT_THEN_CATEGORY.finditer(clause)]
+    if len(items) < 2:
+        items = [(m.group("c"), m.group("n")) for m in _CATEGORY_THEN_COUNT.finditer(clause)]
+    if len(items) < 2:
+        return None
+    counted = [(bool(_IS_BETTER.match(c)), cues.number(n)) for c, n in items]
+    if any(n is None for _, n in counted) or len({c.lower().split()[-1] for c, _ in items}) < 2:
+        return None
+    total = sum(n or 0 for _, n in counted)
+    better = sum(n or 0 for b, n in counted if b)
+    return (total, better) if total else None
 
 
 def treated_here(text: str) -> int | None:

@@ -509,6 +509,14 @@ def _candidates(
         response = outcome.with_counts(
             response, n_treated, n_responded, fraction, bool(outcome.COMPARED.search(clause))
         )
+        if (
+            response == "worsened"
+            and n_treated
+            and n_responded
+            and n_responded < n_treated
+            and counting.breakdown(clause)
+        ):
+            response = "mixed"  # "three improved, six remained stable and one deteriorated": the count rule
         if response in {"none", "worsened"} and fraction == 1.0:
             n_responded = 0  # "both cases ... without improvement": all of them, none responding
         if doc.design == "case_report" and n_treated == 1 and n_responded is None:
