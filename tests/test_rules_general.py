@@ -667,3 +667,13 @@ def test_a_breakdown_with_some_better_is_a_mixed_response() -> None:
         topic_lexicon(BARE),
     )
     assert [(f.n_treated, f.n_responded, f.response) for f in found] == [(10, 3, "mixed")]
+
+
+def test_an_abbreviation_its_long_form_does_not_spell_keeps_the_vocabularys_meaning() -> None:
+    """Schwartz–Hearst again: "mycophenolate (MMF)" does not spell MMF's F (mofetil), so MMF
+    keeps the meaning the drug dictionary gives it; "mycophenolate mofetil (MMF)" spells it."""
+    lexicon = topic_lexicon(BARE)
+    for written in ("mycophenolate (MMF)", "mycophenolate mofetil (MMF)"):
+        text = f"Patients received {written}. Calcinosis improved on MMF."
+        ids = {m.id for m in lexicon.find(text, lexicon.definitions(text)) if m.text == "MMF"}
+        assert ids == {"mycophenolate-mofetil"}, written

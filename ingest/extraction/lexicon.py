@@ -305,6 +305,16 @@ class Lexicon:
                     and word[_LOWER][:1] == short[:1].lower()
                 ):
                     meaning = self._misspelled(word[_LOWER]) if (word[_LOWER],) not in self._names else None
+            vocabulary_meaning = self._abbreviations.get(key) if key not in self._ambiguous else None
+            if (
+                meaning is not None
+                and vocabulary_meaning
+                and meaning not in vocabulary_meaning
+                and not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])
+            ):
+                # "mycophenolate (MMF)": the words before do not spell MMF, which the vocabulary
+                # knows (mycophenolate mofetil); its meaning stands.
+                continue
             known = meaning is None and key in self._abbreviations and key not in self._ambiguous
             if known and (adjacent or not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])):
                 # "systemic sclerosis-related interstitial lung disease (SSc-ILD)": a term of the
