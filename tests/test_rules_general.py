@@ -677,3 +677,13 @@ def test_an_abbreviation_its_long_form_does_not_spell_keeps_the_vocabularys_mean
         text = f"Patients received {written}. Calcinosis improved on MMF."
         ids = {m.id for m in lexicon.find(text, lexicon.definitions(text)) if m.text == "MMF"}
         assert ids == {"mycophenolate-mofetil"}, written
+
+
+def test_what_the_condition_followed_caused_it_and_non_healing_describes_an_ulcer() -> None:
+    found = rows(
+        "We report a 50-year-old woman with calcinosis cutis following cardiac surgery and a non-healing ulcer. "
+        "Sodium thiosulfate was started and the nodules shrank.",
+        "Calcinosis cutis in a woman",
+    )
+    assert [(d, r) for d, _, r, _ in found] == [("sodium thiosulfate", "improved")]
+    assert not cues.POSITIVE.search("a non-healing ulcer") and not cues.POSITIVE.search("a non healing ulcer")

@@ -108,7 +108,8 @@ SINGLE_PATIENT = cue(
 _NEG_HEAD = r"(?:not(?!\s+only\b)|no|without|failed\s+to|fail\s+to|lack\s+of|never|nor|neither|absence\s+of)"
 #: Words of a favourable change (their direction can be negated by what precedes them).
 POSITIVE = cue(
-    r"\b(?:improv(?:e|ed|es|ing|ement|ements)|reduc(?:ed|es|ing|tion|tions)|decreas(?:ed|es|ing|e)|regress(?:ed|ion|ive)"
+    r"(?<!non-)(?<!non )\b(?:improv(?:e|ed|es|ing|ement|ements)|reduc(?:ed|es|ing|tion|tions)"
+    r"|decreas(?:ed|es|ing|e)|regress(?:ed|ion|ive)"
     r"|resol(?:ved|ution|ve|ves)|heal(?:ed|ing|s)?|shr(?:ank|unk|inking)|disappear(?:ed|ance|s)?|relie(?:f|ved)"
     r"|benefi(?:t|ts|ted|cial)|respon(?:se|ses|ded|ding|der|ders|sive)|effective(?:ness)?|efficacious"
     r"|evidence\s+supports?|supports?\s+the\s+use"

@@ -11,6 +11,7 @@ A, B and C") stay apart, each with its own finding.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +50,8 @@ _POPULATION_AFTER = cue(
     # PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
     re.I,
 )
+#: Between a condition and what it arose after: " following breast", " developing after".
+_FOLLOWED = cue(r"^\s*(?:[\w-]+\s+){0,2}?(?:following|after)\s+(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
 _ENROLLED_AFTER = cue(r"^-(?:refractory|resistant|unresponsive|recalcitrant)\b", re.IGNORECASE)
 _POPULATION_BEFORE = cue(
     r"\b(?:on|undergoing|history\s+of|requiring|not\s+on|transition\w*\s+to|converted\s+to"
@@ -74,10 +77,15 @@ def is_class_level(lexicon: Lexicon, intervention: str) -> bool:
     return lexicon.class_level.get(lexicon.class_of.get(intervention, "")) == intervention
 
 
-def sentence_groups(doc: GroupedArticle, sentence: Sentence, mentions: list[Mention]) -> list[Group]:
+def sentence_groups(
+    doc: GroupedArticle, sentence: Sentence, mentions: list[Mention], conditions: Sequence[Mention] = ()
+) -> list[Group]:
     """The sentence's interventions: population descriptors dropped, appositives folded,
-    interventions given together joined into combinations."""
+    interventions given together joined into combinations. ``conditions`` are the sentence's
+    condition and context mentions: an intervention the condition followed ("pyoderma
+    gangrenosum following breast surgery") caused it and is dropped."""
     local = sentence.start
+    ends = [c.end for c in conditions]
     one_case = doc.design == "case_report" or (doc.n_treated is not None and doc.n_treated <= 2)
     kept: list[Mention] = []
     for m in mentions:
@@ -87,6 +95,8 @@ def sentence_groups(doc: GroupedArticle, sentence: Sentence, mentions: list[Ment
             continue
         if not one_case and _ENROLLED_AFTER.match(after):
             continue  # "steroid-refractory PG" in a series or trial: who was enrolled
+        if any(end <= m.start and _FOLLOWED.match(sentence.text[end - local : m.start - local]) for end in ends):
+            continue  # "PG following breast surgery": what the condition followed
         if kept and kept[-1].id == m.id:
             if sentence.text[kept[-1].end - local : m.start - local].strip() != "(":  # not "X (abbreviation)"
                 kept[-1] = m  # "X (500 mg) followed by X (40 mg), Y and Z": the list goes on from the last X

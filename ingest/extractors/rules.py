@@ -179,7 +179,12 @@ def candidate_findings(doc: _Article) -> list[_Candidate]:
     recent: list[list[Group]] = []
     before: tuple[Sentence, list[Group], int] | None = None  # the last sentence, its groups, its candidates
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
-        groups = sentence_groups(doc, sentence, [m for m in mentions if m.kind == "intervention"])
+        groups = sentence_groups(
+            doc,
+            sentence,
+            [m for m in mentions if m.kind == "intervention"],
+            [m for m in mentions if m.kind != "intervention"],
+        )
         found = _candidates(doc, sentence, mentions, groups, recent)
         if before and before[1] and not before[2] and _failed_back(doc, sentence, groups):
             candidates.extend(_failed_earlier(doc, before[0], before[1]))
