@@ -687,3 +687,27 @@ def test_what_the_condition_followed_caused_it_and_non_healing_describes_an_ulce
     )
     assert [(d, r) for d, _, r, _ in found] == [("sodium thiosulfate", "improved")]
     assert not cues.POSITIVE.search("a non-healing ulcer") and not cues.POSITIVE.search("a non healing ulcer")
+
+
+def test_a_head_to_head_trials_shared_result_is_its_experimental_arms() -> None:
+    """What was measured is no result; a between-group result without a drug named is the
+    experimental arm's, its comparator named in the objective is not a finding; the arm's
+    count is the one stated nearest the result (analysed, not randomised)."""
+    abstract = (
+        "OBJECTIVE: To determine whether diltiazem is superior to colchicine for calcinosis cutis. DESIGN: A "
+        "randomised controlled trial. PARTICIPANTS: 80 patients were randomised (41 diltiazem; 39 colchicine). "
+        "The primary outcome was speed of healing over six weeks. RESULTS: Of these, 76 had outcome data (38 "
+        "diltiazem; 38 colchicine). The mean speed of healing was 0.2 cm2/day with diltiazem compared with 0.1 "
+        "cm2/day with colchicine. The adjusted mean difference showed no between group difference (P=0.9)."
+    )
+    found = get("rules")(
+        ArticleText("t", "Diltiazem or colchicine for calcinosis cutis", abstract), topic_lexicon(BARE)
+    )
+    assert [(f.interventions, f.response, f.n_treated) for f in found] == [(("diltiazem",), "none", 38)]
+
+
+def test_what_a_study_measured_is_not_what_it_found() -> None:
+    assert cues.not_a_result("Secondary outcomes were time to healing, global treatment response and pain.")
+    assert cues.not_a_result("The primary end point was complete healing at week 12.")
+    assert outcome.read_response("the speed of healing was 0.2 cm2/day") is None
+    assert outcome.read_response("the ulcers healed within six weeks") == "improved"  # complete: a case's reading

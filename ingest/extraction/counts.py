@@ -62,7 +62,9 @@ def counts(
         total, better = parts
         if stated is None or stated == total:
             return total, better, better / total
-    treated = stated or (treated_with(doc, ids) if ids else None) or doc.treated_in(sentence) or doc.n_treated
+    treated = (
+        stated or (treated_with(doc, ids, sentence.end) if ids else None) or doc.treated_in(sentence) or doc.n_treated
+    )
     if treated is None:
         eq = [cues.number(m.group("n")) for m in cues.N_EQUALS.finditer(doc.text[: sentence.start])]
         treated = eq[-1] if eq and sentence.index > 0 else None
@@ -93,24 +95,34 @@ _GIVEN_AFTER = cue(
 _ARM_COUNT = cue(r"[(;,]\s*(?P<n>\d{1,5})\s+$|\b(?P<m>\d{1,5})\s+of\s+(?:the\s+)?\d{1,5}\s+$")
 
 
-def treated_with(doc: CountedArticle, ids: tuple[str, ...]) -> int | None:
+def treated_with(doc: CountedArticle, ids: tuple[str, ...], before: int | None = None) -> int | None:
     """How many patients the article says were given the interventions ``ids``: "13 patients
-    received infliximab", "the rituximab group (n = 24)"; None when it does not say."""
+    received infliximab", "the rituximab group (n = 24)"; None when it does not say. With
+    ``before`` (an offset), the last count stated before it, the one nearest the result ("112
+    analysed (59 ciclosporin …)", then "108 with outcome data (57 ciclosporin …)"); else the first."""
     wanted = set(ids)
+    found: list[tuple[int, int]] = []
     for mentions in doc.mentions:
         for m in mentions:
             if m.kind != "intervention" or m.id not in wanted:
                 continue
-            before = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start]) or _ARM_COUNT.search(
+            given = _GIVEN_BEFORE.search(doc.text[max(0, m.start - 80) : m.start]) or _ARM_COUNT.search(
                 doc.text[max(0, m.start - 12) : m.start]
             )
             after = _GIVEN_AFTER.match(doc.text[m.end : m.end + 80])
-            for found in (before, after):
-                if found:
-                    value = found.groupdict().get("n") or found.groupdict().get("m")
+            for match in (given, after):
+                if match:
+                    value = match.groupdict().get("n") or match.groupdict().get("m")
                     if value and (n := cues.number(value)):
-                        return n
-    return None
+                        found.append((m.start, n))
+                        break
+    if not found:
+        return None
+    if before is not None:
+        earlier = [n for at, n in found if at < before]
+        if earlier:
+            return earlier[-1]
+    return found[0][1]
 
 
 #: Outcome categories of a breakdown: better (responders), and the others.

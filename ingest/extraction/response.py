@@ -22,7 +22,7 @@ def read_response(text: str) -> str | None:
     """The response a clause states, or None when it states none."""
     if cues.about_prevention(text):  # keep only the parts that are not about prevention
         text = ",".join(part for part in text.split(",") if not cues.about_prevention(part))
-    text = cues.PURPOSE.sub(" ", text)
+    text = _MEASURE.sub(" ", cues.PURPOSE.sub(" ", text))
     if not text.strip():
         return None
     favourable_despite_negation = bool(cues.NO_NEW.search(text))
@@ -50,6 +50,13 @@ def read_response(text: str) -> str | None:
     return "improved"
 
 
+#: The name of an outcome measure, which says nothing of its result: "the speed of healing was
+#: -0.21 cm²/day", "time to complete remission", "rates of response".
+_MEASURE = cue(
+    r"\b(?:speed|time|rates?|duration|velocity|probability|likelihood)\s+(?:of|to)\s+(?:\w+\s+)?"
+    r"(?:healing|resolution|remission|response|improvement|clearance|closure)\b",
+    re.I,
+)
 #: A benefit stated against a comparator arm.
 COMPARED = cue(
     r"\b(?:superior\s+to|better\s+than|compared\s+(?:with|to)\s+(?:the\s+)?placebo|than\s+(?:with\s+)?placebo"

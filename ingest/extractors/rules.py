@@ -140,6 +140,7 @@ class _Article:
     main_from_title: bool = False
     routes: dict[str, str] = field(default_factory=dict)  # intervention id → the route the article states
     counted: dict[int, int | None] = field(default_factory=dict)  # sentence index → _treated_here of it
+    comparators: frozenset[str] = frozenset()  # a trial's comparator arm ("ciclosporin … compared with prednisolone")
 
     def treated_in(self, sentence: Sentence) -> int | None:
         """:func:`_treated_here` of one of the article's sentences, worked out once."""
@@ -186,6 +187,10 @@ def candidate_findings(doc: _Article) -> list[_Candidate]:
             [m for m in mentions if m.kind != "intervention"],
         )
         found = _candidates(doc, sentence, mentions, groups, recent)
+        if not groups and doc.comparators and any(not set(c.group.ids) <= doc.comparators for c in found):
+            # "The adjusted mean difference showed no between-group difference": a trial's result
+            # for its experimental arm; its comparator's, stated for each arm, would name it.
+            found = [c for c in found if not set(c.group.ids) <= doc.comparators]
         if before and before[1] and not before[2] and _failed_back(doc, sentence, groups):
             candidates.extend(_failed_earlier(doc, before[0], before[1]))
         candidates.extend(found)
@@ -279,6 +284,8 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
         n_treated=1 if design == "case_report" else None if design in _REVIEWS else stated,
     )
     doc.main, doc.main_from_title = _main_interventions(doc)
+    if design == "rct":
+        doc.comparators = _comparators(doc)
     for m in (*title_mentions, *(m for ms in mentions for m in ms)):
         if m.route and m.kind == "intervention":
             doc.routes.setdefault(m.id, m.route)
@@ -552,6 +559,32 @@ def _candidates(
             )
         )
     return out
+
+
+#: Between a trial's experimental arm and its comparator, as its title or objective names them.
+_VERSUS = cue(
+    r"^\W*(?:\w+\s+){0,3}?(?:compared\s+(?:with|to)|versus|vs\.?|superior\s+to|better\s+than|or)\s+(?:the\s+|oral\s+|intravenous\s+)?$",
+    re.I,
+)
+
+
+def _comparators(doc: _Article) -> frozenset[str]:
+    """The comparator arm of a trial of two active treatments: what the title or the first
+    sentences set the experimental one against ("whether ciclosporin is superior to
+    prednisolone", "mycophenolate versus cyclophosphamide"), when it is one of two."""
+    title = Sentence(-1, 0, len(doc.title), doc.title)
+    places = [(title, [m for m in doc.title_mentions if m.kind == "intervention"])]
+    places += [
+        (s, [m for m in ms if m.kind == "intervention"])
+        for s, ms in zip(doc.sentences[:2], doc.mentions[:2], strict=False)
+    ]
+    for sentence, mentions in places:
+        groups = sentence_groups(doc, sentence, mentions)
+        if len(groups) == 2:
+            between = sentence.text[groups[0].end - sentence.start : groups[1].start - sentence.start]
+            if _VERSUS.match(between) and not set(groups[0].ids) & set(groups[1].ids):
+                return frozenset(groups[1].ids)
+    return frozenset()
 
 
 #: What introduces the comparator of a result: "compared to", "versus", "than".
