@@ -711,3 +711,15 @@ def test_what_a_study_measured_is_not_what_it_found() -> None:
     assert cues.not_a_result("The primary end point was complete healing at week 12.")
     assert outcome.read_response("the speed of healing was 0.2 cm2/day") is None
     assert outcome.read_response("the ulcers healed within six weeks") == "improved"  # complete: a case's reading
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "As our understanding of its pathogenesis has improved, biologic agents have become more important.",
+        "Diltiazem may help patients in whom immunosuppressive agents are contraindicated, and the nodules shrank.",
+    ],
+)
+def test_what_is_known_or_contraindicated_is_not_a_treatment_finding(sentence: str) -> None:
+    found = rows(f"A 40-year-old woman had calcinosis cutis. {sentence}", "Calcinosis cutis in a woman")
+    assert not {d for d, *_ in found} - {"diltiazem"}

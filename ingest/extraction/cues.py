@@ -198,6 +198,8 @@ NOT_A_RESULT = cue(
     r"|to\s+(?:evaluate|assess|determine|investigate|describe|compare|examine|identify|study)|were\s+(?:recorded|collected|assessed|measured)"
     r"|was\s+(?:recorded|defined)|data\s+(?:were|was)\s+\w+ed|inclusion\s+criteria|generally|usually|typically"
     r"|we\s+(?:herein\s+|here\s+)?(?:discuss|describe)"
+    # what is known, not what happened: "as our understanding of its pathogenesis has improved"
+    r"|(?:understanding|knowledge|awareness)\s+of\b"
     # what was measured: "The primary outcome was …", "Secondary end points were …"
     r"|(?:primary|secondary|main|key)\s+(?:\w+\s+)?(?:outcomes?|end\s*-?points?)\s+(?:was|were|is|are|included|comprised)"
     r"|outcomes?\s+(?:were|was)\s+(?:assessed|evaluated|measured|defined)"

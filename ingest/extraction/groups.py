@@ -44,7 +44,7 @@ _HYPHENATED_COMBINATION = cue(r"^\s*(?:combinations?|combined|regimens?)\b", re.
 _COMBINATION_WORDS = cue(r"\b(?:combin\w+|plus|together\s+with|in\s+addition\s+to|\+)", re.IGNORECASE)
 _POPULATION_AFTER = cue(
     r"^\s*\)?\s*(?:\([^)]{1,12}\)\s*)?(?:-?\s*(?:patients?|population|vintage|dependen\w+|access|units?|cent(?:er|re)s?)"
-    r"|\s*(?:/\s*\d+\s*)?(?:inhibitors?|antagonists?|blockers?|blockade)"
+    r"|\s*(?:/\s*\d+\s*)?(?:inhibitors?|antagonists?|blockers?|blockade)|\s+(?:are|is|was|were)\s+contraindicated"
     r"|-\s*(?:associated|induced|related|triggered|provoked|sparing|free)|\s+(?:doses?|dosages?|requirements?)\s+(?:was|were|decreas|reduc|fell|tapered))\b",
     # "an interleukin 12/23 inhibitor": the drug's target, not the drug; "rituximab-associated
     # PG": a cause; "steroid-sparing", "prednisone doses were reduced": less of it, not its effect
