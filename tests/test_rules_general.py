@@ -723,3 +723,23 @@ def test_what_a_study_measured_is_not_what_it_found() -> None:
 def test_what_is_known_or_contraindicated_is_not_a_treatment_finding(sentence: str) -> None:
     found = rows(f"A 40-year-old woman had calcinosis cutis. {sentence}", "Calcinosis cutis in a woman")
     assert not {d for d, *_ in found} - {"diltiazem"}
+
+
+def test_a_heading_run_into_the_first_word_is_a_word_of_its_own() -> None:
+    from ingest.extraction.lexicon import tokens
+
+    assert [t[2] for t in tokens("AbstractCalcinosis cutis (CC) is rare.")] == [
+        "Abstract",
+        "Calcinosis",
+        "cutis",
+        "CC",
+        "is",
+        "rare",
+    ]
+    assert [t[2] for t in tokens("Abstracts and ResultsX")] == ["Abstracts", "and", "ResultsX"]  # not a heading run in
+    found = rows(
+        "AbstractCalcinosis cutis (CC) is a rare complication. A 40-year-old woman with CC was treated with "
+        "sodium thiosulfate and the nodules resolved.",
+        "",
+    )
+    assert [(d, r) for d, _, r, _ in found] == [("sodium thiosulfate", "complete")]

@@ -74,11 +74,42 @@ _LOWER: Final = 3
 
 
 def tokens(text: str) -> list[_Token]:
-    """Word tokens of ``text`` (letters and digits; punctuation separates)."""
+    """Word tokens of ``text`` (letters and digits; punctuation separates). A section heading
+    a stored copy ran into the first word ("AbstractPyoderma") is a token of its own."""
     low = text.lower()
     if len(low) != len(text):  # a letter that lower-cases to two characters: lower each word
-        return [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
-    return [(a, b, text[a:b], low[a:b]) for m in _TOKEN.finditer(text) for a, b in (m.span(),)]
+        out = [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
+    else:
+        out = [(a, b, text[a:b], low[a:b]) for m in _TOKEN.finditer(text) for a, b in (m.span(),)]
+    if not any(h in text for h in _RUN_IN_HEADINGS):
+        return out
+    split: list[_Token] = []
+    for token in out:
+        word = token[_TEXT]
+        heading = next((h for h in _RUN_IN_HEADINGS if word.startswith(h)), None)
+        n = len(heading) if heading else 0
+        if heading and len(word) > n + 1 and word[n].isupper() and word[n + 1].islower():
+            start, cut = token[_START], token[_START] + n
+            split.append((start, cut, heading, heading.lower()))
+            split.append((cut, token[_END], word[n:], token[_LOWER][n:]))
+        else:
+            split.append(token)
+    return split
+
+
+#: Headings stored copies run into the next word ("AbstractPyoderma", "BackgroundSystemic").
+_RUN_IN_HEADINGS: Final = (
+    "Abstract",
+    "Background",
+    "Introduction",
+    "Objectives",
+    "Objective",
+    "Methods",
+    "Results",
+    "Conclusions",
+    "Conclusion",
+    "Summary",
+)
 
 
 def _key(term: str, lower: bool = True) -> tuple[str, ...]:
