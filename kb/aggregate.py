@@ -418,3 +418,25 @@ def _row(
     else:
         certainty, reasons = None, []
     return row | {"certainty": certainty, "certainty_reasons": reasons, "combinations": combinations}
+
+
+def aggregate_routes(engine: Engine, scope: Scope, *, include_classes: bool = True) -> list[dict[str, Any]]:
+    """The rows of :func:`aggregate_evidence` over ``scope``, split by the findings' route.
+
+    Counted by the same rules, over the findings of one route at a time (intralesional and
+    intravenous sodium thiosulfate apart): one row per (intervention or class, route), with
+    the keys of :data:`AGGREGATE_COLUMNS` and ``route`` (None for findings that state none).
+    Rows are sorted by level, id and route (None last).
+    """
+    with engine.connect() as connection:
+        vocabulary = _Vocabulary.read(connection)
+        statement = scope.statement(_aggregate_sql(("route",), include_classes))
+        raw = [dict(r) for r in connection.execute(statement).mappings()]
+    rows = []
+    for route in {r["route"] for r in raw}:
+        same = [r for r in raw if r["route"] == route]
+        present: set[tuple[str, tuple[str | None, ...]]] = {
+            (r["group_id"], ()) for r in same if r["level"] == "intervention"
+        }
+        rows += [_row(r, vocabulary, present, False, scope.unspecified_context) | {"route": route} for r in same]
+    return sorted(rows, key=lambda r: (r["level"], r["intervention_id"], r["route"] is None, r["route"] or ""))
