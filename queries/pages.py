@@ -1,7 +1,7 @@
 """What the site's pages show, read from the KB in a few batched queries.
 
 :class:`SiteData` holds every record the pages list, grouped in memory; the functions below
-shape the data of the home, changelog, evidence-gap and graph pages. :mod:`queries.render`
+shape the data of the home, changelog and evidence-gap pages. :mod:`queries.render`
 turns it into Markdown.
 """
 
@@ -15,20 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import networkx as nx
 import pandas as pd
 from sqlalchemy import Engine
 
 from kb.aggregate import aggregate_evidence
 from queries import api, catalog, site_topics
-from queries.graphs import treatment_graph
 from queries.site_topics import ALL_TOPICS, site_identity, site_topic
 from queries.terms import intervention_via
 
 __all__ = [
     "SiteData",
     "condition_page",
-    "graph_data",
     "missing",
     "records",
     "refresh_changes",
@@ -222,23 +219,6 @@ def refresh_changes(site: SiteData) -> list[dict[str, Any]]:
         added = run_additions(site, run)
         runs.append(run | {"added": added[:_NEW_LIMIT], "more": max(0, len(added) - _NEW_LIMIT)})
     return runs
-
-
-def graph_data(engine: Engine) -> dict[str, Any]:
-    """The graph page's data: Cytoscape.js elements (as script-safe JSON) and node counts by kind."""
-    graph = treatment_graph(db=engine)
-    folders = {"intervention": "interventions", "class": "classes", "condition": "conditions"}
-    for node, data in graph.nodes(data=True):
-        kind, _, item = str(node).partition(":")
-        data["url"] = f"{folders[kind]}/{slug(item)}.html"
-    elements = nx.cytoscape_data(graph)["elements"]
-    kinds = [data["kind"] for _, data in graph.nodes(data=True)]
-    return {
-        "elements": script_json(elements),
-        "nodes": graph.number_of_nodes(),
-        "edges": graph.number_of_edges(),
-        "kinds": {k: kinds.count(k) for k in ("condition", "class", "intervention")},
-    }
 
 
 def script_json(value: object) -> str:

@@ -38,11 +38,11 @@ from queries.feed import FEED_PATH, render_feed
 from queries.figures import NOT_REPORTED, denominator_text, interval_text, is_sparse
 from queries.forest import ALL_CONTEXTS, UNSPECIFIED, forest_path, forest_rows, in_cell
 from queries.gap_page import gap_matrix
+from queries.graph_page import graph_page_data
 from queries.links import doi_url, mesh_url, pmc_url, pubmed_url
 from queries.pages import (
     SiteData,
     condition_page,
-    graph_data,
     missing,
     records,
     refresh_changes,
@@ -385,7 +385,7 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
 
     gaps = gap_matrix(site, condition_names, context_names, forest_html)
     pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gaps, depth="")
-    pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_data(engine), depth="")
+    pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_page_data(engine, site.pairs), depth="")
     pages["downloads.md"] = env.get_template("downloads.md.j2").render(downloads=downloads, depth="")
     pages["changelog.md"] = env.get_template("changelog.md.j2").render(
         runs=refresh_changes(site), feed=FEED_PATH, depth=""
