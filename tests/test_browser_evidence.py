@@ -66,6 +66,13 @@ def shot(page: Page, name: str, full: bool = True) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
 
 
+def desktop(page: Page, url: str, scheme: str = "light") -> None:
+    """Open ``url`` at 1366 px in the ``scheme`` palette."""
+    page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(url)
+
+
 def axe(page: Page) -> list[dict[str, Any]]:
     """The serious and critical WCAG 2 A/AA violations axe-core finds on the loaded page."""
     if not AXE.is_file():
@@ -130,9 +137,7 @@ def test_a_rate_says_what_it_pools_and_opens_its_studies(browse: Page, site: str
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_a_forest_plot_draws_in_both_palettes(browse: Page, site: str, scheme: str) -> None:
-    browse.emulate_media(color_scheme=scheme)
-    browse.set_viewport_size({"width": 1366, "height": 900})
-    browse.goto(site + "evidence/intervention--minocycline--calcinosis--systemic-sclerosis.html")
+    desktop(browse, site + "evidence/intervention--minocycline--calcinosis--systemic-sclerosis.html", scheme)
     point = browse.locator("article svg.kb-forest rect.kb-forest-point").first
     expect(point).to_be_visible()
     fill = browse.evaluate("getComputedStyle(document.querySelector('.kb-forest-point')).fill")
@@ -258,9 +263,7 @@ def test_findings_filter_by_design_year_age_and_route_and_download_as_filtered(
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_graph_has_a_legend_and_colours_cytoscape_accepts(browse: Page, site: str, scheme: str) -> None:
-    browse.emulate_media(color_scheme=scheme)
-    browse.set_viewport_size({"width": 1366, "height": 900})
-    browse.goto(site + "graph.html")
+    desktop(browse, site + "graph.html", scheme)
     browse.wait_for_function("window.kbGraph !== undefined")
     expect(browse.locator("ul.kb-legend")).to_contain_text("contradicted")
 
@@ -289,9 +292,7 @@ def _visible(page: Page, selector: str = "node") -> set[str]:
 def test_the_graph_shows_one_intervention_s_or_condition_s_neighbourhood(browse: Page, site: str, scheme: str) -> None:
     warnings: list[str] = []
     browse.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
-    browse.emulate_media(color_scheme=scheme)
-    browse.set_viewport_size({"width": 1366, "height": 900})
-    browse.goto(site + "interventions/sodium-thiosulfate.html")
+    desktop(browse, site + "interventions/sodium-thiosulfate.html", scheme)
     browse.locator("article a", has_text="neighbourhood on the graph").click()
     browse.wait_for_url("**/graph.html#focus=intervention%3Asodium-thiosulfate")
     browse.wait_for_function("window.kbGraph !== undefined")
@@ -336,9 +337,7 @@ def test_the_graph_shows_one_intervention_s_or_condition_s_neighbourhood(browse:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_a_treatment_given_by_several_routes_is_counted_per_route(browse: Page, site: str, scheme: str) -> None:
-    browse.emulate_media(color_scheme=scheme)
-    browse.set_viewport_size({"width": 1366, "height": 900})
-    browse.goto(site + "conditions/calcinosis.html")
+    desktop(browse, site + "conditions/calcinosis.html", scheme)
     ranked = browse.locator("article table[data-kb-ready]").first
     sts = ranked.locator("tbody tr", has=browse.locator("th a", has_text="sodium thiosulfate")).first
     sts.locator("a.kb-route-link").click()
