@@ -26,7 +26,6 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine
 
-from kb.aggregate import Scope
 from kb.certainty import certainty_rank
 from kb.errors import KBError
 from kb.evidence import DESIGN_RANK
@@ -52,7 +51,7 @@ from queries.pages import (
     whats_new,
 )
 from queries.reference import api_reference, data_dictionary
-from queries.routes import route_anchor, split_by_route
+from queries.routes import RouteParts, route_anchor, split_by_route
 from queries.stamp import kb_stamp, stamp_text
 
 _HOME_ROWS = 5  # treatments per disease context on the home page
@@ -269,6 +268,7 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             )
         return rows
 
+    routes = RouteParts(engine)
     for pair in site.pairs:
         context = pair["context_id"] or None
         key = context or ALL_CONTEXTS
@@ -285,7 +285,7 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
         page = condition_page(pair["condition_id"], context)
         positions = site.by_condition.get((pair["condition_id"], context), [])
         treatments = with_forest(records(table), pair["condition_id"], key)
-        by_route = split_by_route(engine, treatments, Scope(condition_id=pair["condition_id"], context_id=context))
+        by_route = split_by_route(routes, treatments, pair["condition_id"], context)
         pages[page] = env.get_template("condition.md.j2").render(
             pair=pair,
             treatments=treatments,

@@ -11,7 +11,7 @@ from conftest import REPO
 from kb.aggregate import Scope, aggregate_evidence, aggregate_routes
 from queries.db import connect
 from queries.render import render_pages
-from queries.routes import NO_ROUTE, split_by_route
+from queries.routes import NO_ROUTE, RouteParts, split_by_route
 
 TEMPLATES = REPO / "site" / "templates"
 SSC = Scope(condition_id="calcinosis", context_id="systemic-sclerosis")
@@ -24,6 +24,10 @@ def _by(rows: list[dict], level: str, intervention: str) -> list[dict]:
 def test_each_route_is_counted_apart_by_the_same_rules(sts_kb: str) -> None:  # noqa: F811
     engine = connect(sts_kb)
     parts = _by(aggregate_routes(engine, SSC), "intervention", "sodium-thiosulfate")
+    every = _by(aggregate_routes(engine, by_context=True), "intervention", "sodium-thiosulfate")
+    assert [p for p in every if p["context_id"] == "systemic-sclerosis"] == [
+        p | {"context_id": "systemic-sclerosis"} for p in parts
+    ], "one statement for every context gives each context's rows"
     assert [p["route"] for p in parts] == ["intralesional", "intravenous", None]
     counts = [(p["studies"], p["patients"], p["responders"], p["evaluable"]) for p in parts]
     assert counts == [(1, 3, 3, 3), (1, 38, None, None), (1, None, None, None)]
@@ -40,7 +44,7 @@ def test_each_route_is_counted_apart_by_the_same_rules(sts_kb: str) -> None:  # 
 def test_only_rows_with_two_routes_split(sts_kb: str) -> None:  # noqa: F811
     engine = connect(sts_kb)
     rows = aggregate_evidence(engine, SSC)
-    split = split_by_route(engine, rows, SSC)
+    split = split_by_route(RouteParts(engine), rows, "calcinosis", "systemic-sclerosis")
     assert {(r["intervention_id"], r["route"]) for r in split} == {
         ("sodium-thiosulfate", "intralesional"),
         ("sodium-thiosulfate", "intravenous"),
