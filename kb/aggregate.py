@@ -418,3 +418,42 @@ def _row(
     else:
         certainty, reasons = None, []
     return row | {"certainty": certainty, "certainty_reasons": reasons, "combinations": combinations}
+
+
+def aggregate_routes(engine: Engine, scope: Scope | None = None, *, by_context: bool = False) -> list[dict[str, Any]]:
+    """The rows of :func:`aggregate_evidence` over ``scope``, split by the findings' route.
+
+    Counted by the same rules, over the findings of one route at a time (intralesional and
+    intravenous sodium thiosulfate apart): one row per (intervention or class, condition,
+    route), or per (intervention or class, condition, context, route) with ``by_context``,
+    with the keys of :data:`AGGREGATE_COLUMNS`, ``condition_id`` (and ``context_id``: None for
+    a mixed or unstated context) and ``route`` (None for findings that state none). One
+    statement answers every condition at once. Rows are sorted by condition, context, level,
+    id and route (None last).
+    """
+    scope = scope or Scope()
+    keys = ("condition_id", "context_id", "route") if by_context else ("condition_id", "route")
+    with engine.connect() as connection:
+        vocabulary = _Vocabulary.read(connection)
+        raw = [dict(r) for r in connection.execute(scope.statement(_aggregate_sql(keys, True))).mappings()]
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in raw:
+        groups[tuple(r[k] for k in keys)].append(r)
+    rows = []
+    for key, same in groups.items():
+        present: set[tuple[str, tuple[str | None, ...]]] = {
+            (r["group_id"], ()) for r in same if r["level"] == "intervention"
+        }
+        indirect = scope.unspecified_context or (by_context and key[1] is None)
+        rows += [_row(r, vocabulary, present, False, indirect) | dict(zip(keys, key, strict=True)) for r in same]
+    return sorted(
+        rows,
+        key=lambda r: (
+            r["condition_id"],
+            r.get("context_id") or "",
+            r["level"],
+            r["intervention_id"],
+            r["route"] is None,
+            r["route"] or "",
+        ),
+    )

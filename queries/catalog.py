@@ -123,13 +123,16 @@ def intervention_classes(*, db: DB = None) -> pd.DataFrame:
 def articles(*, added_since: datetime | None = None, db: DB = None) -> pd.DataFrame:
     """Every article with its bibliography and number of findings, newest first.
 
+    ``language`` is PubMed's (every PubMed record has one); an article known only from a
+    curated record has none, and its ``authors`` may be the first author alone.
+
     Args:
         added_since: only the articles first stored at or after this aware datetime, with
             the time in an extra ``added`` column (see :func:`queries.new_since`).
         db: where to read (see :mod:`queries.api`).
     """
     sql = """
-        SELECT a.id, a.pmid, a.doi, a.pmcid, a.title, a.journal, a.year, a.authors, a.url,
+        SELECT a.id, a.pmid, a.doi, a.pmcid, a.title, a.journal, a.year, a.authors, a.url, a.language,
                a.publication_types, a.retracted, a.notices, a.abstract IS NOT NULL AS has_abstract,
                (SELECT COUNT(*) FROM finding f WHERE f.article_id = a.id) AS findings{added}
         FROM article a {where} ORDER BY a.year DESC, a.id

@@ -1,7 +1,7 @@
 """What the site's pages show, read from the KB in a few batched queries.
 
 :class:`SiteData` holds every record the pages list, grouped in memory; the functions below
-shape the data of the home, changelog, evidence-gap and graph pages. :mod:`queries.render`
+shape the data of the home, changelog and evidence-gap pages. :mod:`queries.render`
 turns it into Markdown.
 """
 
@@ -15,24 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import networkx as nx
 import pandas as pd
 from sqlalchemy import Engine
 
 from kb.aggregate import aggregate_evidence
 from queries import api, catalog, site_topics
-from queries.graphs import treatment_graph
 from queries.site_topics import ALL_TOPICS, site_identity, site_topic
 from queries.terms import intervention_via
 
 __all__ = [
     "SiteData",
     "condition_page",
-    "graph_data",
     "missing",
     "records",
     "refresh_changes",
     "retraction",
+    "run_additions",
     "script_json",
     "slug",
     "whats_new",
@@ -93,6 +91,7 @@ class SiteData:
     by_context: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     render_row: Callable[[dict[str, Any]], str] = str
     rows: dict[int, str] = field(default_factory=dict)
+    topic_ids: set[str] = field(default_factory=set)  # the topics the site is built for
 
     @classmethod
     def read(cls, engine: Engine) -> SiteData:
@@ -123,6 +122,7 @@ class SiteData:
             runs=records(catalog.refresh_runs(db=engine)),
             names=dict(zip(interventions["id"], interventions["name"], strict=True)),
             titles={a: t or a for a, t in zip(articles["id"], articles["title"], strict=True)},
+            topic_ids=shown,
         )
         for n, f in enumerate(findings):
             site.by_article.setdefault(f["article_id"], []).append(n)
@@ -200,37 +200,25 @@ def whats_new(site: SiteData) -> dict[str, Any]:
     return {"since": None, "articles": _by_added(site.articles)[:_RECENT], "more": 0}
 
 
+def run_additions(site: SiteData, run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The articles a refresh run added (first stored while it ran), most recent first."""
+    start, end = run["started_at"], run["finished_at"]
+    if start is None or end is None:
+        return []
+    # Records stored by earlier versions were stamped to the second (kb.store now keeps
+    # full precision): such an article stored in the second its run started must not
+    # fall before the run's start.
+    start = start.replace(microsecond=0)
+    return _by_added(a for a in site.articles if a["added"] is not None and start <= a["added"] <= end)
+
+
 def refresh_changes(site: SiteData) -> list[dict[str, Any]]:
     """Refresh runs for the changelog, each with the articles it added (stored while it ran)."""
     runs = []
     for run in site.runs:
-        start, end = run["started_at"], run["finished_at"]
-        added: list[dict[str, Any]] = []
-        if start is not None and end is not None:
-            # Records stored by earlier versions were stamped to the second (kb.store now keeps
-            # full precision): such an article stored in the second its run started must not
-            # fall before the run's start.
-            start = start.replace(microsecond=0)
-            added = _by_added(a for a in site.articles if a["added"] is not None and start <= a["added"] <= end)
+        added = run_additions(site, run)
         runs.append(run | {"added": added[:_NEW_LIMIT], "more": max(0, len(added) - _NEW_LIMIT)})
     return runs
-
-
-def graph_data(engine: Engine) -> dict[str, Any]:
-    """The graph page's data: Cytoscape.js elements (as script-safe JSON) and node counts by kind."""
-    graph = treatment_graph(db=engine)
-    folders = {"intervention": "interventions", "class": "classes", "condition": "conditions"}
-    for node, data in graph.nodes(data=True):
-        kind, _, item = str(node).partition(":")
-        data["url"] = f"{folders[kind]}/{slug(item)}.html"
-    elements = nx.cytoscape_data(graph)["elements"]
-    kinds = [data["kind"] for _, data in graph.nodes(data=True)]
-    return {
-        "elements": script_json(elements),
-        "nodes": graph.number_of_nodes(),
-        "edges": graph.number_of_edges(),
-        "kinds": {k: kinds.count(k) for k in ("condition", "class", "intervention")},
-    }
 
 
 def script_json(value: object) -> str:

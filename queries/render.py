@@ -33,14 +33,15 @@ from queries import api, site_topics
 from queries.charts import forest_axis, forest_point, rate_bar
 from queries.db import DB, connect
 from queries.downloads import Download, write_downloads
+from queries.feed import FEED_PATH, render_feed
 from queries.figures import NOT_REPORTED, denominator_text, interval_text, is_sparse
 from queries.forest import ALL_CONTEXTS, UNSPECIFIED, forest_path, forest_rows, in_cell
 from queries.gap_page import gap_matrix
+from queries.graph_page import graph_page_data
 from queries.links import doi_url, mesh_url, pmc_url, pubmed_url
 from queries.pages import (
     SiteData,
     condition_page,
-    graph_data,
     missing,
     records,
     refresh_changes,
@@ -50,7 +51,8 @@ from queries.pages import (
     whats_new,
 )
 from queries.reference import api_reference, data_dictionary
-from queries.stamp import stamp_text
+from queries.routes import RouteParts, route_anchor, split_by_route
+from queries.stamp import kb_stamp, stamp_text
 
 _HOME_ROWS = 5  # treatments per disease context on the home page
 # Findings listed on a condition page (most recent first); all of them are on the treatments' pages.
@@ -237,7 +239,8 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             the downloads page (which says there are none when this is empty).
 
     Returns:
-        Mapping of page path (relative to the docs root) to Markdown.
+        Mapping of page path (relative to the docs root) to Markdown, and the Atom feed
+        (:data:`queries.feed.FEED_PATH`, XML) of what the refreshes added.
     """
     env = _environment(templates)
     engine = connect(db)
@@ -265,6 +268,7 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
             )
         return rows
 
+    routes = RouteParts(engine)
     for pair in site.pairs:
         context = pair["context_id"] or None
         key = context or ALL_CONTEXTS
@@ -281,9 +285,12 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
         page = condition_page(pair["condition_id"], context)
         positions = site.by_condition.get((pair["condition_id"], context), [])
         treatments = with_forest(records(table), pair["condition_id"], key)
+        by_route = split_by_route(routes, treatments, pair["condition_id"], context)
         pages[page] = env.get_template("condition.md.j2").render(
             pair=pair,
             treatments=treatments,
+            by_route=by_route,
+            route_anchor=route_anchor,
             unspecified=unspecified,
             findings=site.findings_of(sorted(positions)[:_CONDITION_FINDINGS]),
             total=len(positions),
@@ -300,6 +307,7 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
         counts=site.counts,
         sections=site_topics.home_sections(sections, db=engine),
         new=whats_new(site),
+        feed=FEED_PATH,
         rows=_HOME_ROWS,
         stamp=stamp_text(db=engine),
         depth="",
@@ -377,9 +385,12 @@ def render_pages(templates: Path, *, db: DB = None, downloads: Sequence[Download
 
     gaps = gap_matrix(site, condition_names, context_names, forest_html)
     pages["gaps.md"] = env.get_template("gaps.md.j2").render(**gaps, depth="")
-    pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_data(engine), depth="")
+    pages["graph.md"] = env.get_template("graph.md.j2").render(**graph_page_data(engine, site.pairs), depth="")
     pages["downloads.md"] = env.get_template("downloads.md.j2").render(downloads=downloads, depth="")
-    pages["changelog.md"] = env.get_template("changelog.md.j2").render(runs=refresh_changes(site), depth="")
+    pages["changelog.md"] = env.get_template("changelog.md.j2").render(
+        runs=refresh_changes(site), feed=FEED_PATH, depth=""
+    )
+    pages[FEED_PATH] = render_feed(site, site.topic_ids, updated=kb_stamp(db=engine)["updated"])
     pages["data-dictionary.md"] = env.get_template("data-dictionary.md.j2").render(tables=data_dictionary(), depth="")
     pages["api.md"] = env.get_template("api.md.j2").render(items=api_reference(), depth="")
     return pages

@@ -50,6 +50,8 @@ PAGE_TYPES = {
     "gaps": "gaps.html",
     "graph": "graph.html",
     "downloads": "downloads.html",
+    "condition-by-route": "conditions/calcinosis.html",
+    "graph-neighbourhood": "graph.html#focus=intervention%3Asodium-thiosulfate",
     "changelog": "changelog.html",
     "methods": "methods.html",
     "data-dictionary": "data-dictionary.html",
@@ -62,6 +64,13 @@ SIZES = {"desktop": 1366, "phone": 390}
 def shot(page: Page, name: str, full: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
+
+
+def desktop(page: Page, url: str, scheme: str = "light") -> None:
+    """Open ``url`` at 1366 px in the ``scheme`` palette."""
+    page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(url)
 
 
 def axe(page: Page) -> list[dict[str, Any]]:
@@ -128,9 +137,7 @@ def test_a_rate_says_what_it_pools_and_opens_its_studies(browse: Page, site: str
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_a_forest_plot_draws_in_both_palettes(browse: Page, site: str, scheme: str) -> None:
-    browse.emulate_media(color_scheme=scheme)
-    browse.set_viewport_size({"width": 1366, "height": 900})
-    browse.goto(site + "evidence/intervention--minocycline--calcinosis--systemic-sclerosis.html")
+    desktop(browse, site + "evidence/intervention--minocycline--calcinosis--systemic-sclerosis.html", scheme)
     point = browse.locator("article svg.kb-forest rect.kb-forest-point").first
     expect(point).to_be_visible()
     fill = browse.evaluate("getComputedStyle(document.querySelector('.kb-forest-point')).fill")
@@ -256,9 +263,7 @@ def test_findings_filter_by_design_year_age_and_route_and_download_as_filtered(
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_graph_has_a_legend_and_colours_cytoscape_accepts(browse: Page, site: str, scheme: str) -> None:
-    browse.emulate_media(color_scheme=scheme)
-    browse.set_viewport_size({"width": 1366, "height": 900})
-    browse.goto(site + "graph.html")
+    desktop(browse, site + "graph.html", scheme)
     browse.wait_for_function("window.kbGraph !== undefined")
     expect(browse.locator("ul.kb-legend")).to_contain_text("contradicted")
 
@@ -277,3 +282,102 @@ def test_the_graph_has_a_legend_and_colours_cytoscape_accepts(browse: Page, site
     contradicted = style("edge[relation = 'treats'][?contradicted]", "line-color")
     assert supporting != contradicted
     shot(browse, f"evidence-graph-1366-{scheme}", full=False)
+
+
+def _visible(page: Page, selector: str = "node") -> set[str]:
+    return set(page.evaluate(f"window.kbGraph.elements({selector + ':visible'!r}).map(n => n.id())"))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_graph_shows_one_intervention_s_or_condition_s_neighbourhood(browse: Page, site: str, scheme: str) -> None:
+    warnings: list[str] = []
+    browse.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
+    desktop(browse, site + "interventions/sodium-thiosulfate.html", scheme)
+    browse.locator("article a", has_text="neighbourhood on the graph").click()
+    browse.wait_for_url("**/graph.html#focus=intervention%3Asodium-thiosulfate")
+    browse.wait_for_function("window.kbGraph !== undefined")
+    expect(browse.locator("#kb-graph-focus")).to_have_value("intervention:sodium-thiosulfate")
+    expect(browse.locator("#kb-graph-shown")).to_contain_text("the neighbourhood of sodium thiosulfate")
+    shown = _visible(browse)
+    contexts = {n for n in shown if n.startswith("context:")}
+    assert "intervention:sodium-thiosulfate" in shown and "context:calcinosis--systemic-sclerosis" in contexts
+    assert {"condition:calcinosis", "condition:calciphylaxis"} <= shown, "each context's condition"
+    assert "intervention:diltiazem" not in shown and len(shown) < browse.evaluate("window.kbGraph.nodes().length")
+    # Every visible edge joins two visible nodes; the treats edges are weighted by patients.
+    edges = browse.evaluate(
+        "window.kbGraph.edges(':visible').map(e => [e.source().id(), e.target().id(), e.data('relation'),"
+        " e.data('weight'), parseFloat(e.style('width'))])"
+    )
+    assert edges and all(s in shown and t in shown for s, t, *_ in edges)
+    treats = sorted((w, width) for _, _, relation, w, width in edges if relation == "treats")
+    assert treats[0][0] < treats[-1][0] and treats[0][1] < treats[-1][1], "more patients, a thicker line"
+    shot(browse, f"evidence-graph-neighbourhood-1366-{scheme}", full=False)
+
+    browse.locator("#kb-graph-focus").select_option("condition:calcinosis")
+    expect(browse.locator("#kb-graph-shown")).to_contain_text("the neighbourhood of calcinosis")
+    assert browse.url.endswith("#focus=condition%3Acalcinosis")
+    shown = _visible(browse)
+    kinds = browse.evaluate("window.kbGraph.nodes(':visible').map(n => n.data('kind'))")
+    assert kinds.count("condition") == 1 and kinds.count("context") >= 5
+    assert {"intervention:diltiazem", "intervention:sodium-thiosulfate"} <= shown
+    assert not any(n.startswith("context:calciphylaxis") for n in shown)
+    # A supporting and a contradicted line differ, in colours Cytoscape took (no warning of a rejected one).
+    supporting = browse.evaluate(
+        "window.kbGraph.edges('[direction = \"supporting\"]:visible').first().style('line-color')"
+    )
+    other = browse.evaluate("window.kbGraph.edges('[direction = \"other\"]:visible').first().style('line-color')")
+    assert supporting != other, (supporting, other)
+    assert not [w for w in warnings if "invalid" in w.lower() or "style" in w.lower()], warnings
+    browse.set_viewport_size({"width": 390, "height": 844})
+    shot(browse, f"evidence-graph-neighbourhood-390-{scheme}", full=False)
+    browse.locator("#kb-graph-focus").select_option("")
+    expect(browse.locator("#kb-graph-shown")).to_contain_text("all")
+    assert len(_visible(browse)) == browse.evaluate("window.kbGraph.nodes().length")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_treatment_given_by_several_routes_is_counted_per_route(browse: Page, site: str, scheme: str) -> None:
+    desktop(browse, site + "conditions/calcinosis.html", scheme)
+    ranked = browse.locator("article table[data-kb-ready]").first
+    sts = ranked.locator("tbody tr", has=browse.locator("th a", has_text="sodium thiosulfate")).first
+    sts.locator("a.kb-route-link").click()
+    assert browse.url.endswith("#route-intervention-sodium-thiosulfate")
+    first = browse.locator("tr#route-intervention-sodium-thiosulfate")
+    expect(first).to_be_in_viewport()
+    table = first.locator("xpath=ancestor::table")
+    expect(table.locator("caption")).to_have_text("Treatments given by more than one route, counted per route")
+    names = [t.strip() for t in table.locator("tbody th").all_inner_texts()]
+    routes = [n for n in names if n.startswith("sodium thiosulfate, ")]
+    assert len(routes) >= 2 and "sodium thiosulfate, intralesional" in routes, names
+    # Each route row counts its own findings: together they are the pooled row's studies.
+    pooled = int(sts.locator("td").first.inner_text())
+    parts = [
+        int(table.locator("tbody tr", has=browse.locator("th", has_text=n)).locator("td").first.inner_text())
+        for n in routes
+    ]
+    assert sum(parts) >= pooled and all(0 < p < pooled for p in parts), (parts, pooled)
+    shot(browse, f"evidence-by-route-1366-{scheme}", full=False)
+    browse.set_viewport_size({"width": 390, "height": 844})
+    first.scroll_into_view_if_needed()
+    expect(first.locator("th")).to_be_in_viewport()
+    shot(browse, f"evidence-by-route-390-{scheme}", full=False)
+
+
+def test_the_home_page_offers_the_atom_feed(browse: Page, site: str) -> None:
+    from lxml import etree
+
+    browse.goto(site)
+    head = browse.locator("head link[rel='alternate'][type='application/atom+xml']")
+    expect(head).to_have_count(1)
+    link = browse.locator("article a", has_text="Atom feed")
+    expect(link).to_be_visible()
+    response = browse.request.get(site + str(link.get_attribute("href")))
+    assert response.status == 200
+    feed = etree.fromstring(response.body())
+    assert feed.tag == "{http://www.w3.org/2005/Atom}feed"
+    browse.locator("nav.md-tabs a", has_text="For developers").click()
+    browse.wait_for_url("**/api.html")
+    sidebar = browse.locator("nav.md-nav--primary")
+    for title in ("Python API", "Operations", "Data dictionary", "Topic packs"):
+        expect(sidebar.locator("a", has_text=title).first).to_be_attached()
+    shot(browse, "evidence-developers-1366-light", full=False)

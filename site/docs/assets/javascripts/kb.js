@@ -224,16 +224,64 @@
         "min-zoomed-font-size": 7, "background-color": accent, "text-valign": "bottom" } },
       { selector: "node[kind = 'condition']", style: {
         "width": 34, "height": 34, "font-size": 14, "font-weight": "bold", "background-color": primary } },
+      { selector: "node[kind = 'context']", style: {
+        "width": 20, "height": 20, "font-size": 11, "background-color": ground,
+        "border-width": 4, "border-color": primary } },
       { selector: "node[kind = 'class']", style: {
         "shape": "round-rectangle", "width": 16, "height": 16, "background-color": CLASS_COLOUR } },
-      { selector: "edge", style: { "width": 1, "line-color": faint, "curve-style": "haystack", "opacity": 0.6 } },
-      { selector: "edge[relation = 'treats']", style: {
-        "width": "mapData(studies, 1, 20, 1, 6)", "line-color": faint } },
-      { selector: "edge[relation = 'treats'][supporting > 0]", style: { "line-color": primary } },
-      { selector: "edge[relation = 'treats'][harmful > 0][supporting = 0]", style: { "line-color": HARMFUL_COLOUR } },
-      { selector: "edge[relation = 'treats'][?contradicted]", style: { "line-color": accent, "line-style": "dashed" } },
-      { selector: "edge[relation = 'part_of']", style: { "line-style": "dotted" } },
+      { selector: "edge", style: { "width": 1, "line-color": faint, "curve-style": "haystack", "opacity": 0.7 } },
+      { selector: "edge[relation = 'context_of']", style: { "width": 3 } },
+      { selector: "edge[relation = 'treats']", style: { "width": "mapData(weight, 0, 60, 1, 8)" } },
+      { selector: "edge[direction = 'supporting']", style: { "line-color": primary } },
+      { selector: "edge[direction = 'harmful']", style: { "line-color": HARMFUL_COLOUR } },
+      { selector: "edge[direction = 'contradicted']", style: {
+        "line-color": accent, "line-style": "dashed", "curve-style": "straight" } },
+      { selector: "edge[relation = 'part_of']", style: { "line-style": "dotted", "curve-style": "straight" } },
+      { selector: ".kb-hidden", style: { "display": "none" } },
     ];
+  }
+
+  var LAYOUT = { name: "cose", animate: false, randomize: false, nodeRepulsion: 8000, idealEdgeLength: 60 };
+
+  /* One node's neighbourhood: a condition with its disease contexts and what was reported in
+   * them (with their classes); an intervention or class with its contexts and their conditions,
+   * its class or members and its combinations. */
+  function neighbourhood(cy, id) {
+    var node = cy.getElementById(id);
+    if (node.empty()) return null;
+    var keep = node.closedNeighborhood();
+    if (node.data("kind") === "condition") {
+      var contexts = node.incomers("node");
+      keep = keep.union(contexts.incomers());
+      keep = keep.union(contexts.incomers("node").outgoers("edge[relation = 'is_a']").connectedNodes());
+      keep = keep.union(keep.nodes().edgesWith(keep.nodes()));
+    } else {
+      if (node.data("kind") === "class") keep = keep.union(keep.nodes("[kind = 'intervention']").outgoers());
+      keep = keep.union(keep.nodes("[kind = 'context']").outgoers());
+    }
+    return keep;
+  }
+
+  function focusGraph(cy, id) {
+    var shown = document.getElementById("kb-graph-shown");
+    var keep = id ? neighbourhood(cy, id) : null;
+    cy.batch(function () {
+      cy.elements().removeClass("kb-hidden");
+      if (keep) cy.elements().not(keep).addClass("kb-hidden");
+    });
+    var visible = keep || cy.elements();
+    visible.layout(LAYOUT).run();
+    cy.fit(visible, 20);
+    if (shown) {
+      shown.textContent = keep
+        ? visible.nodes().length + " of " + cy.nodes().length + " nodes: the neighbourhood of " + keep.getElementById(id).data("label")
+        : "all " + cy.nodes().length + " nodes";
+    }
+  }
+
+  function focusFromAddress() {
+    var match = /(?:^#|&)focus=([^&]*)/.exec(window.location.hash);
+    return match ? decodeURIComponent(match[1]) : "";
   }
 
   function setUpGraph() {
@@ -244,7 +292,7 @@
       container: box,
       elements: JSON.parse(data.textContent),
       style: graphStyle(),
-      layout: { name: "cose", animate: false, randomize: false, nodeRepulsion: 8000, idealEdgeLength: 60 },
+      layout: { name: "preset" },
       wheelSensitivity: 0.3,
     });
     cy.on("tap", "node", function (event) {
@@ -254,6 +302,24 @@
     /* Re-colour when the reader switches between the light and dark palettes. */
     new MutationObserver(function () { cy.style(graphStyle()); })
       .observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+    var chooser = document.getElementById("kb-graph-focus");
+    var wanted = focusFromAddress();
+    if (chooser) {
+      if (wanted && !cy.getElementById(wanted).empty()) chooser.value = wanted;
+      chooser.addEventListener("change", function () {
+        var url = window.location.pathname + window.location.search + (chooser.value ? "#focus=" + encodeURIComponent(chooser.value) : "");
+        history.replaceState(null, "", url);
+        focusGraph(cy, chooser.value);
+      });
+    }
+    focusGraph(cy, wanted && !cy.getElementById(wanted).empty() ? wanted : "");
+    /* A link to another neighbourhood from this very page changes only the address's fragment. */
+    window.addEventListener("hashchange", function () {
+      var next = focusFromAddress();
+      if (next && cy.getElementById(next).empty()) next = "";
+      if (chooser) chooser.value = next;
+      focusGraph(cy, next);
+    });
     box.setAttribute("data-kb-ready", "1");
     window.kbGraph = cy;
   }
