@@ -81,34 +81,25 @@ def tokens(text: str) -> list[_Token]:
         out = [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
     else:
         out = [(a, b, text[a:b], low[a:b]) for m in _TOKEN.finditer(text) for a, b in (m.span(),)]
-    if not any(h in text for h in _RUN_IN_HEADINGS):
+    run_in = {m.start(): m.end() for m in _RUN_IN.finditer(text)}
+    if not run_in:
         return out
     split: list[_Token] = []
     for token in out:
-        word = token[_TEXT]
-        heading = next((h for h in _RUN_IN_HEADINGS if word.startswith(h)), None)
-        n = len(heading) if heading else 0
-        if heading and len(word) > n + 1 and word[n].isupper() and word[n + 1].islower():
-            start, cut = token[_START], token[_START] + n
-            split.append((start, cut, heading, heading.lower()))
-            split.append((cut, token[_END], word[n:], token[_LOWER][n:]))
-        else:
+        start = token[_START]
+        cut = run_in.get(start)
+        if cut is None or cut >= token[_END]:
             split.append(token)
+            continue
+        n = cut - start
+        split.append((start, cut, token[_TEXT][:n], token[_LOWER][:n]))
+        split.append((cut, token[_END], token[_TEXT][n:], token[_LOWER][n:]))
     return split
 
 
-#: Headings stored copies run into the next word ("AbstractPyoderma", "BackgroundSystemic").
-_RUN_IN_HEADINGS: Final = (
-    "Abstract",
-    "Background",
-    "Introduction",
-    "Objectives",
-    "Objective",
-    "Methods",
-    "Results",
-    "Conclusions",
-    "Conclusion",
-    "Summary",
+#: A heading a stored copy ran into the next word ("AbstractPyoderma", "BackgroundSystemic").
+_RUN_IN: Final = re.compile(
+    r"(?<![^\W_])(?:Abstract|Background|Introduction|Objectives?|Methods|Results|Conclusions?|Summary)(?=[A-Z][a-z])"
 )
 
 
