@@ -106,11 +106,12 @@ SINGLE_PATIENT = cue(
 # -- response -------------------------------------------------------------------------------
 
 _NEG_HEAD = r"(?:not(?!\s+only\b)|no|without|failed\s+to|fail\s+to|lack\s+of|never|nor|neither|absence\s+of)"
-#: Words of a favourable change (their direction can be negated by what precedes them).
+#: Words of a favourable change (their direction can be negated by what precedes them); "a
+#: non-healing ulcer" describes the ulcer.
 POSITIVE = cue(
-    r"(?<!non-)(?<!non )\b(?:improv(?:e|ed|es|ing|ement|ements)|reduc(?:ed|es|ing|tion|tions)"
+    r"\b(?:improv(?:e|ed|es|ing|ement|ements)|reduc(?:ed|es|ing|tion|tions)"
     r"|decreas(?:ed|es|ing|e)|regress(?:ed|ion|ive)"
-    r"|resol(?:ved|ution|ve|ves)|heal(?:ed|ing|s)?|shr(?:ank|unk|inking)|disappear(?:ed|ance|s)?|relie(?:f|ved)"
+    r"|resol(?:ved|ution|ve|ves)|(?<!non-)(?<!non\s)heal(?:ed|ing|s)?|shr(?:ank|unk|inking)|disappear(?:ed|ance|s)?|relie(?:f|ved)"
     r"|benefi(?:t|ts|ted|cial)|respon(?:se|ses|ded|ding|der|ders|sive)|effective(?:ness)?|efficacious"
     r"|evidence\s+supports?|supports?\s+the\s+use"
     r"|success(?:ful|fully)?|useful|promising|favou?rable|excellent|dramatic|remission|softening|less\s+painful"
