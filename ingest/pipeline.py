@@ -252,11 +252,14 @@ class TopicExtraction:
 
         records = []
         for extraction in self.extractor(article, self.lexicon):
-            intervention = _intervention_id(extraction, self.labeller, self.combinations)
+            named: dict[str, InterventionSpec] = {}  # a combination this finding would name
+            intervention = _intervention_id(extraction, self.labeller, named)
             record = _record(article, extraction, intervention, self.pack, self.name, self.version)
             if self.decided and review_id_of(record) in self.decided:
-                continue  # a person's decision stands over the machine's
+                continue  # a person's decision stands over the machine's (and names nothing)
             self.used.update(extraction.interventions)
+            for key, spec in named.items():
+                self.combinations.setdefault(key, spec)
             records.append(record)
         return records
 

@@ -226,3 +226,27 @@ def test_a_reviewed_new_combination_survives_a_rebuild_from_scratch(tmp_path: Pa
     kb("build", "--topic", str(pack), "--db", fresh, "--no-site", cwd=tmp_path)  # no abstract yet: nothing extracted
     [curated] = findings(fresh)
     assert (curated["origin"], curated["intervention_id"]) == ("curated", "colchicine-minocycline")
+
+
+def test_a_rejected_combination_names_nothing_in_the_vocabulary() -> None:
+    """A finding a person rejected is not made again, and the new combination it would have
+    named is not saved to the topic's vocabulary either."""
+    import dataclasses
+
+    from ingest.extraction.text import ArticleText
+    from ingest.pipeline import TopicExtraction
+
+    article = ArticleText(
+        "t1",
+        title="Colchicine and minocycline for calcinosis cutis",
+        abstract="A 50-year-old woman with calcinosis cutis was treated with colchicine and minocycline. "
+        "The nodules resolved.",
+    )
+    fresh = TopicExtraction.prepare(load_topic("calcinosis"))
+    (finding,) = [f for f in fresh.findings(article) if "+" in f.intervention_id or "-" in f.intervention_id]
+    assert fresh.combinations  # the combination is new to the pack
+    rejecting = dataclasses.replace(
+        TopicExtraction.prepare(load_topic("calcinosis")), decided=frozenset({review_id_of(finding)})
+    )
+    assert [f for f in rejecting.findings(article) if f.intervention_id == finding.intervention_id] == []
+    assert rejecting.combinations == {}
