@@ -743,3 +743,10 @@ def test_a_heading_run_into_the_first_word_is_a_word_of_its_own() -> None:
         "",
     )
     assert [(d, r) for d, _, r, _ in found] == [("sodium thiosulfate", "complete")]
+
+
+def test_a_class_written_in_the_singular_is_the_class_listed_in_the_plural() -> None:
+    lexicon = topic_lexicon(BARE, frozenset({"pyoderma-gangrenosum"}))  # without the class-by-target rows
+    text = "She was switched to an interleukin-12/23 inhibitor and then to a calcium channel blocker."
+    ids = {m.id for m in lexicon.find(text)}
+    assert {lexicon.class_level.get("il-12-23-inhibitor"), lexicon.class_level.get("calcium-channel-blocker")} <= ids

@@ -107,6 +107,14 @@ def _key(term: str, lower: bool = True) -> tuple[str, ...]:
     return tuple(t.lower() if lower else t for t in _TOKEN.findall(term))
 
 
+def _with_singulars(terms: tuple[str, ...]) -> tuple[str, ...]:
+    """Class names with the singular of a plural last word added ("an interleukin-12/23
+    inhibitor" names the class listed as "interleukin-12/23 inhibitors"); the scan already
+    reads a plural in the text as a listed singular."""
+    singular = tuple(t[:-1] for t in terms if t.endswith("s") and not t.endswith("ss") and len(t.split()[-1]) > 4)
+    return (*terms, *singular)
+
+
 def _holds(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
     """Whether ``part`` occurs in ``words`` as consecutive words."""
     n = len(part)
@@ -228,7 +236,8 @@ class Lexicon:
             self._add("intervention", spec.id, (), spec.ambiguous_abbreviations)
         for cls in self.topic_vocabulary.classes:  # a class named in text stands for its class-level entry
             if cls.id in class_level:
-                self._add("intervention", class_level[cls.id], (cls.name, *cls.synonyms), cls.abbreviations)
+                terms = _with_singulars((cls.name, *cls.synonyms))
+                self._add("intervention", class_level[cls.id], terms, cls.abbreviations)
         named: list[tuple[Kind, ConditionSpec | ContextSpec]] = [
             *(("condition", c) for c in vocabulary.conditions),
             *(("context", c) for c in vocabulary.contexts),
@@ -247,7 +256,7 @@ class Lexicon:
                     self._add("intervention", spec.id, terms, spec.abbreviations, only_new=True)
             for cls in general.vocabulary.classes:
                 if cls.id not in topic_classes and cls.id in class_level:
-                    terms = (cls.name, *cls.synonyms)
+                    terms = _with_singulars((cls.name, *cls.synonyms))
                     self._add("intervention", class_level[cls.id], terms, cls.abbreviations, only_new=True)
         self._routes = {_key(term): label for term, label in (general.routes.items() if general else ())}
         # A word built on an INN stem, with at least four letters before it ("concept" is not a name).
