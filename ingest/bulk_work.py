@@ -138,7 +138,10 @@ def run_file(task: FileTask, emit: Callable[[Chunk], None]) -> FileResult:
     chunk = Chunk()
     pending = 0
     try:
-        for record in parse_pubmed_xml(task.path, source_name=task.path, select=_select(extractions)):
+        records = parse_pubmed_xml(
+            task.path, source_name=task.path, select=_select(extractions), raw_select=_raw_select(extractions)
+        )
+        for record in records:
             result.records += 1
             if isinstance(record, SkippedRecord):  # no topic's rule could admit it: never built
                 result.articles += 1
@@ -166,6 +169,16 @@ def _select(extractions: list[tuple[RelevanceFilter, TopicExtraction]]) -> Calla
         return None
     filters = [f for f, _ in extractions]
     return lambda elem: any(f.may_match(elem) for f in filters)
+
+
+def _raw_select(extractions: list[tuple[RelevanceFilter, TopicExtraction]]) -> Callable[[bytes], bool] | None:
+    """The pre-filter on an article's bytes: one no topic's rule could admit is never parsed."""
+    if not extractions:
+        return None
+    filters = [f for f, _ in extractions]
+    if len(filters) == 1:
+        return filters[0].may_match_raw
+    return lambda record: any(f.may_match_raw(record) for f in filters)
 
 
 def _keep(
