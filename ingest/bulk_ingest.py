@@ -31,7 +31,6 @@ from typing import Protocol
 from ingest.bulk_work import Chunk, FileResult, FileTask, prepare_topics, process_file, run_file
 from ingest.errors import IngestError
 from ingest.extractors import DEFAULT_EXTRACTOR
-from ingest.pipeline import sync_pack
 from kb.bulk import BulkChanges, applied_files, has_missing, save_applied_file, save_bulk
 from kb.models import AppliedFile, FindingRecord, MissingRecord
 from kb.store import Store
@@ -215,8 +214,11 @@ def ingest_bulk(
         raise IngestError(f"--workers must be 1 or more, not {workers}")
     started = time.perf_counter()
     report = BulkReport()
-    for pack in packs:
-        sync_pack(store, pack)
+    if packs:
+        from ingest.pipeline import sync_pack  # the extraction pipeline: not needed without topics
+
+        for pack in packs:
+            sync_pack(store, pack)
     plan = plan_files(store, paths, [p.id for p in packs], force=force)
     folders = {p.id: str(p.path.resolve()) for p in packs}
     runnable: list[PlannedFile] = []
