@@ -13,6 +13,7 @@ killed anywhere and run again ends with the KB of one clean run.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import shutil
@@ -271,6 +272,7 @@ def _results(
                     writer.start(plan[n + workers])
                 yield None if writer.blocked(plan[n]) else result
     finally:
+        gc.unfreeze()
         shutil.rmtree(spool, ignore_errors=True)
 
 
@@ -286,6 +288,9 @@ def _pool_context(tasks: list[FileTask]) -> BaseContext:
         return get_context("spawn")
     for task in tasks[:1]:
         prepare_topics(task)
+    # What is loaded now lives as long as the workers: out of the collector's sight, their
+    # collections neither walk it nor touch its pages (which forked processes share until written).
+    gc.freeze()
     return get_context("fork")
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import gzip
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from test_bulk_ingest import irrelevant, relevant, with_mesh_ui
+from test_bulk_ingest import irrelevant, relevant, with_mesh_ui, write_file
 
 from conftest import shared_path
 from fake_eutils import article_set, make_article
@@ -157,3 +160,29 @@ def _blocks(data: bytes, size: int) -> Callable[[int], bytes]:
         return b"" if start is None else data[start : start + size]
 
     return read
+
+
+_LEXICON_SCRIPT = """
+import sys
+from ingest.bulk_work import FileTask, run_file
+from ingest.extraction.resources import general_knowledge
+from kb.topic import load_topic
+
+task = FileTask(sys.argv[1], "f.xml.gz", (str(load_topic("calcinosis").path),))
+result = run_file(task, lambda chunk: None)
+print(result.articles, result.kept, general_knowledge.cache_info().currsize)
+"""
+
+
+def test_a_file_without_a_relevant_article_never_loads_the_lexicon(tmp_path: Path) -> None:
+    # A fresh interpreter: nothing loaded by another test. The drug dictionary and the general
+    # tables (general_knowledge) are loaded for the first article a rule admits, not before.
+    unrelated = write_file(tmp_path / "a.xml.gz", [irrelevant("41000501"), irrelevant("41000502")])
+    with_one = write_file(tmp_path / "b.xml.gz", [irrelevant("41000503"), relevant("41000504")])
+    seen = {}
+    for path in (unrelated, with_one):
+        done = subprocess.run(
+            [sys.executable, "-c", _LEXICON_SCRIPT, str(path)], capture_output=True, text=True, check=True, timeout=300
+        )
+        seen[path.name] = done.stdout.split()
+    assert seen == {"a.xml.gz": ["2", "0", "0"], "b.xml.gz": ["2", "1", "1"]}
