@@ -13,6 +13,7 @@ killed anywhere and run again ends with the KB of one clean run.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import shutil
@@ -31,7 +32,6 @@ from typing import Protocol
 from ingest.bulk_work import Chunk, FileResult, FileTask, prepare_topics, process_file, run_file
 from ingest.errors import IngestError
 from ingest.extractors import DEFAULT_EXTRACTOR
-from ingest.pipeline import sync_pack
 from kb.bulk import BulkChanges, applied_files, has_missing, save_applied_file, save_bulk
 from kb.models import AppliedFile, FindingRecord, MissingRecord
 from kb.store import Store
@@ -215,8 +215,11 @@ def ingest_bulk(
         raise IngestError(f"--workers must be 1 or more, not {workers}")
     started = time.perf_counter()
     report = BulkReport()
-    for pack in packs:
-        sync_pack(store, pack)
+    if packs:
+        from ingest.pipeline import sync_pack  # the extraction pipeline: not needed without topics
+
+        for pack in packs:
+            sync_pack(store, pack)
     plan = plan_files(store, paths, [p.id for p in packs], force=force)
     folders = {p.id: str(p.path.resolve()) for p in packs}
     runnable: list[PlannedFile] = []
@@ -269,6 +272,7 @@ def _results(
                     writer.start(plan[n + workers])
                 yield None if writer.blocked(plan[n]) else result
     finally:
+        gc.unfreeze()
         shutil.rmtree(spool, ignore_errors=True)
 
 
@@ -284,6 +288,9 @@ def _pool_context(tasks: list[FileTask]) -> BaseContext:
         return get_context("spawn")
     for task in tasks[:1]:
         prepare_topics(task)
+    # What is loaded now lives as long as the workers: out of the collector's sight, their
+    # collections neither walk it nor touch its pages (which forked processes share until written).
+    gc.freeze()
     return get_context("fork")
 
 

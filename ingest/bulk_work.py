@@ -22,12 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import ParseError
-from ingest.extraction.text import ArticleText
 from ingest.extractors import DEFAULT_EXTRACTOR
-from ingest.pipeline import TopicExtraction
 from ingest.pubmed import (
     DeletedCitations,
     PubmedArticle,
@@ -41,6 +39,10 @@ from kb.bulk import ARTICLE_COLUMNS, BulkRows
 from kb.models import FindingRecord
 from kb.topic import TopicPack, load_topic
 from kb.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from ingest.extraction.text import ArticleText
+    from ingest.pipeline import TopicExtraction
 
 #: Records per chunk: the writer stores one chunk per transaction.
 CHUNK_RECORDS = 5_000
@@ -134,11 +136,14 @@ def run_file(task: FileTask, emit: Callable[[Chunk], None]) -> FileResult:
     result = FileResult(task.name)
     topics = [_prepared(t, task.extractor) for t in task.topics]
     result.relevant = {f.topic_id: 0 for f, _ in topics}
-    extractions = [(f, TopicExtraction.prepare(pack, task.extractor)) for f, pack in topics]
+    extractions = [(f, _Extraction(pack, task.extractor)) for f, pack in topics]
     chunk = Chunk()
     pending = 0
     try:
-        for record in parse_pubmed_xml(task.path, source_name=task.path, select=_select(extractions)):
+        records = parse_pubmed_xml(
+            task.path, source_name=task.path, select=_select(extractions), raw_select=_raw_select(extractions)
+        )
+        for record in records:
             result.records += 1
             if isinstance(record, SkippedRecord):  # no topic's rule could admit it: never built
                 result.articles += 1
@@ -160,7 +165,7 @@ def run_file(task: FileTask, emit: Callable[[Chunk], None]) -> FileResult:
     return result
 
 
-def _select(extractions: list[tuple[RelevanceFilter, TopicExtraction]]) -> Callable[[Any], bool] | None:
+def _select(extractions: list[tuple[RelevanceFilter, _Extraction]]) -> Callable[[Any], bool] | None:
     """The parser's pre-filter for a topic run: an article no topic's rule could admit is not built."""
     if not extractions:
         return None
@@ -168,10 +173,20 @@ def _select(extractions: list[tuple[RelevanceFilter, TopicExtraction]]) -> Calla
     return lambda elem: any(f.may_match(elem) for f in filters)
 
 
+def _raw_select(extractions: list[tuple[RelevanceFilter, _Extraction]]) -> Callable[[bytes], bool] | None:
+    """The pre-filter on an article's bytes: one no topic's rule could admit is never parsed."""
+    if not extractions:
+        return None
+    filters = [f for f, _ in extractions]
+    if len(filters) == 1:
+        return filters[0].may_match_raw
+    return lambda record: any(f.may_match_raw(record) for f in filters)
+
+
 def _keep(
     article: PubmedArticle,
     name: str,
-    extractions: list[tuple[RelevanceFilter, TopicExtraction]],
+    extractions: list[tuple[RelevanceFilter, _Extraction]],
     chunk: Chunk,
     result: FileResult,
 ) -> int:
@@ -189,12 +204,13 @@ def _keep(
                 continue
             sources.append((curie, relevance.topic_id, name, rule))
             result.relevant[relevance.topic_id] += 1
+            prepared = extraction.prepared()
             findings: list[FindingRecord] = []
             if article.abstract:  # without one, findings of an earlier version of the record go
                 text = text or _article_text(article)
-                findings = extraction.findings(text)
+                findings = prepared.findings(text)
             result.findings += len(findings)
-            _findings_of(chunk, extraction).per_article[curie] = findings
+            _findings_of(chunk, prepared).per_article[curie] = findings
         if not sources:
             return 0
     fields = article_fields(article)
@@ -206,6 +222,8 @@ def _keep(
 
 
 def _article_text(article: PubmedArticle) -> ArticleText:
+    from ingest.extraction.text import ArticleText
+
     # The fields the KB stores and extract_findings reads back: extraction from a file and
     # re-extraction from the KB (kb build, kb refresh) see the same article.
     return ArticleText(
@@ -226,15 +244,42 @@ def _findings_of(chunk: Chunk, extraction: TopicExtraction) -> TopicFindings:
     return found
 
 
-def _finish(chunk: Chunk, extractions: list[tuple[RelevanceFilter, TopicExtraction]]) -> Chunk:
+def _finish(chunk: Chunk, extractions: list[tuple[RelevanceFilter, _Extraction]]) -> Chunk:
     for found in chunk.findings:
         extraction = next(e for _, e in extractions if e.pack.id == found.topic_id)
-        found.vocabulary = extraction.vocabulary_needed()
+        found.vocabulary = extraction.prepared().vocabulary_needed()
     return chunk
+
+
+class _Extraction:
+    """A topic's extraction for one file, prepared on the first article the topic's rule admits.
+
+    Preparing it the first time in a process loads the topic's lexicon (the drug dictionary,
+    the general tables: seconds), which a file without a relevant article never needs; later
+    files reuse the loaded lexicon. A process pool forks after :func:`prepare_topics`, so its
+    workers inherit it, loaded once per run.
+    """
+
+    __slots__ = ("_prepared", "extractor", "pack")
+
+    def __init__(self, pack: TopicPack, extractor: str) -> None:
+        self.pack = pack
+        self.extractor = extractor
+        self._prepared: TopicExtraction | None = None
+
+    def prepared(self) -> TopicExtraction:
+        """The extraction (what its findings used is this file's alone)."""
+        if self._prepared is None:
+            from ingest.pipeline import TopicExtraction
+
+            self._prepared = TopicExtraction.prepare(self.pack, self.extractor)
+        return self._prepared
 
 
 def prepare_topics(task: FileTask) -> None:
     """Load the task's topics and their lexicons now (cached for this process and its forks)."""
+    from ingest.pipeline import TopicExtraction
+
     for topic in task.topics:
         _, pack = _prepared(topic, task.extractor)
         TopicExtraction.prepare(pack, task.extractor)

@@ -40,6 +40,7 @@ from lxml import etree
 
 from ingest.errors import ParseError
 from ingest.pubmed_build import PartsCache, build_article, build_book, build_citation, build_deleted
+from ingest.pubmed_raw import SKIPPED_TAG, RawFilterReader
 from ingest.pubmed_records import (
     AbstractSection,
     Author,
@@ -101,6 +102,7 @@ def parse_pubmed_xml(
     *,
     source_name: str | None = None,
     select: Callable[[Any], bool] | None = None,
+    raw_select: Callable[[bytes], bool] | None = None,
 ) -> Iterator[PubmedRecord]:
     """Stream the records of a PubMed XML document.
 
@@ -112,6 +114,10 @@ def parse_pubmed_xml(
         select: called with each ``PubmedArticle`` element before it is built; an article it
             returns False for is yielded as a :class:`SkippedRecord` instead, unbuilt (a
             relevance pre-filter: building the record is most of the time a record takes).
+        raw_select: called with the bytes of each ``<PubmedArticle>…</PubmedArticle>`` before
+            the parser reads them; an article it returns False for is yielded as a
+            :class:`SkippedRecord` without ever being parsed (see :mod:`ingest.pubmed_raw`:
+            a syntax error inside it then goes unnoticed).
 
     Yields:
         A :class:`PubmedArticle` per article, book article or legacy citation, and a
@@ -129,8 +135,10 @@ def parse_pubmed_xml(
             source and the position.
     """
     stream, name, closers = _open(source, source_name)
+    if raw_select is not None:
+        stream = _Reader(RawFilterReader(stream.read, raw_select).read, head=stream)
     try:
-        yield from _iter_records(stream, name, select)
+        yield from _iter_records(stream, name, select, SKIPPED_TAG if raw_select is not None else None)
     finally:
         for close in closers:
             close()
@@ -219,20 +227,26 @@ class _Reader:
     """A binary reader that first returns ``prefix`` (bytes already read to sniff the format)
     and keeps the first bytes it hands out, to say what a bad document was."""
 
-    __slots__ = ("_prefix", "_read", "head")
+    __slots__ = ("_head", "_head_of", "_prefix", "_read")
 
-    def __init__(self, read: Callable[[int], bytes], prefix: bytes = b"") -> None:
+    def __init__(self, read: Callable[[int], bytes], prefix: bytes = b"", head: _Reader | None = None) -> None:
         self._read = read
         self._prefix = prefix
-        self.head = b""
+        self._head = b""
+        self._head_of = head  # the reader whose first bytes to report (under a filter: the document's)
+
+    @property
+    def head(self) -> bytes:
+        """The first bytes read (up to 512)."""
+        return self._head if self._head_of is None else self._head_of.head
 
     def read(self, size: int = -1) -> bytes:
         if self._prefix:  # a short read is fine: the parse loop and gzip ask again
             chunk, self._prefix = self._prefix, b""
         else:
             chunk = self._read(size)
-        if len(self.head) < 512:
-            self.head += chunk[: 512 - len(self.head)]
+        if len(self._head) < 512:
+            self._head += chunk[: 512 - len(self._head)]
         return chunk
 
 
@@ -270,7 +284,9 @@ def _open(
 # -- the streaming loop --------------------------------------------------------------------
 
 
-def _iter_records(stream: _Reader, name: str, select: Callable[[Any], bool] | None = None) -> Iterator[PubmedRecord]:
+def _iter_records(
+    stream: _Reader, name: str, select: Callable[[Any], bool] | None = None, skipped: str | None = None
+) -> Iterator[PubmedRecord]:
     # Not iterparse: asking lxml for "end" events (even filtered by tag) runs a handler at the
     # end of every element, which cost 6% of the time per record (141 against 132 µs here).
     # The one event asked for here is the root's start; the records are the root's children,
@@ -287,7 +303,7 @@ def _iter_records(stream: _Reader, name: str, select: Callable[[Any], bool] | No
             parser.feed(chunk)
             root = _found_root(parser, root)
             if root is not None:
-                yield from _finished_records(root, name, cache, done, keep_last=True, select=select)
+                yield from _finished_records(root, name, cache, done, keep_last=True, select=select, skipped=skipped)
         document = parser.close()
     except etree.XMLSyntaxError as exc:
         syntax = cause = exc
@@ -302,7 +318,7 @@ def _iter_records(stream: _Reader, name: str, select: Callable[[Any], bool] | No
         raise (fault or _not_pubmed(name, document)) from cause
     # The records left. After a fault the last child is left out: it may be unfinished (and
     # nothing tells whether the fault came after its end tag).
-    yield from _finished_records(root, name, cache, done, keep_last=fault is not None, select=select)
+    yield from _finished_records(root, name, cache, done, keep_last=fault is not None, select=select, skipped=skipped)
     if fault:
         raise fault from cause
 
@@ -325,7 +341,14 @@ class _Count:
 
 
 def _finished_records(
-    root: Any, name: str, cache: PartsCache, done: _Count, *, keep_last: bool, select: Callable[[Any], bool] | None
+    root: Any,
+    name: str,
+    cache: PartsCache,
+    done: _Count,
+    *,
+    keep_last: bool,
+    select: Callable[[Any], bool] | None,
+    skipped: str | None = None,
 ) -> Iterator[PubmedRecord]:
     """Read the root's children (all, or all but the last), deleting each, which frees it."""
     legacy = root.tag == "MedlineCitationSet"
@@ -335,6 +358,10 @@ def _finished_records(
         done.n += 1
         record: PubmedRecord | None
         try:
+            if tag == skipped:  # ruled out on its bytes (raw_select): never parsed
+                del root[0]
+                yield SkippedRecord(name, done.n)
+                continue
             if tag == "PubmedArticle" and select is not None and not select(elem):
                 del root[0]
                 yield SkippedRecord(name, done.n)

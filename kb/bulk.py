@@ -221,11 +221,29 @@ def _insert_new(conn: Connection, model: Any, columns: Sequence[str], rows: list
     table = model.__table__
     processors = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
     if any(processors):
-        rows = [tuple([v if p is None else p(v) for p, v in zip(processors, r, strict=True)]) for r in rows]
+        rows = _processed(rows, processors)
     marks = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
     result = conn.exec_driver_sql(sql, rows)
     return max(result.rowcount or 0, 0)
+
+
+def _processed(rows: list[tuple[Any, ...]], processors: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows with each value converted by its column's processor, column by column.
+
+    A column whose rows all hold the same object (the batch's timestamp) is converted once.
+    """
+    columns = list(zip(*rows, strict=True))
+    for i, processor in enumerate(processors):
+        if processor is None:
+            continue
+        values = columns[i]
+        first = values[0]
+        if all(v is first for v in values):
+            columns[i] = (processor(first),) * len(values)
+        else:
+            columns[i] = tuple(map(processor, values))
+    return list(zip(*columns, strict=True))
 
 
 def _copy_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:

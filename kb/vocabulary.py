@@ -233,12 +233,16 @@ def load_vocabulary(path: Path) -> Vocabulary:
         raise KBError(f"{path}: invalid vocabulary:\n{exc}") from exc
 
 
+#: libyaml's safe loader where PyYAML was built with it: the same documents, several times faster.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KBError(f"cannot read {path}: {exc.strerror}") from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise KBError(f"{path}: not valid YAML: {exc}") from exc
