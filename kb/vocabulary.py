@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -237,12 +237,17 @@ def load_vocabulary(path: Path) -> Vocabulary:
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def safe_load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's loader where PyYAML has it (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+
+
 def _read_yaml(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KBError(f"cannot read {path}: {exc.strerror}") from exc
     try:
-        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+        return safe_load_yaml(text)
     except yaml.YAMLError as exc:
         raise KBError(f"{path}: not valid YAML: {exc}") from exc

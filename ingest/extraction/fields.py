@@ -32,6 +32,7 @@ from ingest.errors import IngestError
 from ingest.extraction.cues import NUMBER, number
 from ingest.extraction.patterns import Cue, cue
 from ingest.extraction.text import Sentence, section_family
+from kb.vocabulary import safe_load_yaml
 
 TABLE: Final = Path(__file__).parent / "data" / "fields.yaml"
 
@@ -60,7 +61,7 @@ def _words(patterns: list[str]) -> Cue:
 @lru_cache(maxsize=1)
 def _cues() -> _Cues:
     try:
-        data: Any = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+        data: Any = safe_load_yaml(TABLE.read_text(encoding="utf-8"))
         ages, harms = data["age_group"], data["adverse_events"]
         return _Cues(
             children=_words(ages["children"]),

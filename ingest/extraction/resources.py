@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from ingest.errors import IngestError
-from kb.vocabulary import InterventionClassSpec, InterventionSpec, Vocabulary
+from kb.vocabulary import InterventionClassSpec, InterventionSpec, Vocabulary, safe_load_yaml
 
 TABLE = Path(__file__).parent / "data" / "interventions.yaml"
 GENERAL = "general"
@@ -138,7 +138,7 @@ class GeneralKnowledge:
 
 def _read_table() -> dict[str, Any]:
     try:
-        data = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+        data = safe_load_yaml(TABLE.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise IngestError(f"cannot read the intervention table {TABLE}: {exc}") from exc
     if not isinstance(data, dict):
