@@ -73,6 +73,13 @@ class Group:
     text: str
 
 
+def one_case(doc: GroupedArticle) -> bool:
+    """Whether the article reports one or two patients of the authors' own (a case report, or
+    a series of at most two): what their treatments did is a finding, where in a larger study
+    the same words ("refractory to X") describe who was enrolled."""
+    return doc.design == "case_report" or (doc.n_treated is not None and doc.n_treated <= 2)
+
+
 def is_class_level(lexicon: Lexicon, intervention: str) -> bool:
     return lexicon.class_level.get(lexicon.class_of.get(intervention, "")) == intervention
 
@@ -86,14 +93,14 @@ def sentence_groups(
     gangrenosum following breast surgery") caused it and is dropped."""
     local = sentence.start
     ends = [c.end for c in conditions]
-    one_case = doc.design == "case_report" or (doc.n_treated is not None and doc.n_treated <= 2)
+    single = one_case(doc)
     kept: list[Mention] = []
     for m in mentions:
         after = sentence.text[m.end - local : m.end - local + 20]
         before = sentence.text[max(0, m.start - local - 30) : m.start - local]
         if _POPULATION_AFTER.match(after) or _POPULATION_BEFORE.search(before):
             continue
-        if not one_case and _ENROLLED_AFTER.match(after):
+        if not single and _ENROLLED_AFTER.match(after):
             continue  # "steroid-refractory PG" in a series or trial: who was enrolled
         if any(end <= m.start and _FOLLOWED.match(sentence.text[end - local : m.start - local]) for end in ends):
             continue  # "PG following breast surgery": what the condition followed
@@ -106,7 +113,7 @@ def sentence_groups(
     if not kept:
         return []
     few = doc.design == "case_report" or (doc.design == "case_series" and (doc.n_treated or 0) <= _FEW_TOGETHER)
-    failed = failed_span(sentence) if one_case or doc.design == "case_series" else None
+    failed = failed_span(sentence) if single or doc.design == "case_series" else None
     listed = _combination_list(sentence)
     # Two treatments that failed together ("despite azathioprine and prednisone") were given
     # together; a longer list ("refractory to A, B, C and D") is of treatments tried in turn.

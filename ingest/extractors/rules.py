@@ -46,7 +46,7 @@ from ingest.extraction import cues, fields
 from ingest.extraction import response as outcome
 from ingest.extraction.confidence import Model, shipped_confidence
 from ingest.extraction.design import study_design
-from ingest.extraction.groups import Group, failed_span, is_class_level, sentence_groups
+from ingest.extraction.groups import Group, failed_span, is_class_level, one_case, sentence_groups
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
 from ingest.extraction.patterns import cue
 from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
@@ -213,7 +213,7 @@ _FAILED_BACK = cue(
 def _failed_back(doc: _Article, sentence: Sentence, groups: list[Group]) -> bool:
     """Whether a case's sentence says the treatment listed just before failed (before naming
     any treatment of its own)."""
-    if not (doc.design == "case_report" or (doc.n_treated is not None and doc.n_treated <= 2)):
+    if not one_case(doc):
         return False
     cue_found = _FAILED_BACK.search(sentence.text)
     return cue_found is not None and all(g.start - sentence.start >= cue_found.end() for g in groups)
@@ -472,7 +472,7 @@ def _candidates(
     failed = failed_span(sentence) if explicit else None
     if failed and not any(failed[0] <= g.start and g.end <= failed[1] for g in groups):
         failed = None
-    enrolled = failed is not None and doc.design != "case_report" and (doc.n_treated or 3) > 2
+    enrolled = failed is not None and not one_case(doc)
     if (
         sentence.index == 0
         and not _FIRST_PERSON.search(text)
