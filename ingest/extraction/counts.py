@@ -1,10 +1,12 @@
 """The counting stage: patients treated and responding, for the group a sentence reports.
 
 A sentence's own counts come first ("three of four patients", "12/21", "both cases", "all
-12"); then the patients it counts over ("Of 7 evaluable patients"); then those the article
-says were given the intervention ("13 patients received infliximab", "(72 CYC; 73
-placebo)"); then the sentence's or the article's cohort. Percentages give a share, never a
-count.
+12"), then a breakdown by outcome ("six remained stable, three improved, one deteriorated":
+10 treated, 3 responding) unless the patients it counts over say otherwise; then those
+patients ("Of 7 evaluable patients"); then those the article says were given the
+intervention, the statement nearest the result first ("13 patients received infliximab",
+"(72 CYC; 73 placebo)", "18 of whom received tacrolimus"); then the sentence's or the
+article's cohort. Percentages give a share, never a count.
 """
 
 from __future__ import annotations
