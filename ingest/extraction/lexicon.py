@@ -336,18 +336,19 @@ class Lexicon:
                     and word[_LOWER][:1] == short[:1].lower()
                 ):
                     meaning = self._misspelled(word[_LOWER]) if (word[_LOWER],) not in self._names else None
+            long_form = text[max(0, m.start() - 12 * len(short)) : m.start()]  # the words that may spell it
             vocabulary_meaning = self._abbreviations.get(key) if key not in self._ambiguous else None
             if (
                 meaning is not None
                 and vocabulary_meaning
                 and meaning not in vocabulary_meaning
-                and not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])
+                and not explains(short, long_form)
             ):
                 # "mycophenolate (MMF)": the words before do not spell MMF, which the vocabulary
                 # knows (mycophenolate mofetil); its meaning stands.
                 continue
-            known = meaning is None and key in self._abbreviations and key not in self._ambiguous
-            if known and (adjacent or not explains(short, text[max(0, m.start() - 12 * len(short)) : m.start()])):
+            known = meaning is None and bool(vocabulary_meaning)
+            if known and (adjacent or not explains(short, long_form)):
                 # "systemic sclerosis-related interstitial lung disease (SSc-ILD)": a term of the
                 # vocabulary ends there; "micophenolic acid (MMF)": the words before do not spell
                 # MMF. The vocabulary's own meaning stands.

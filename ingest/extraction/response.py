@@ -14,6 +14,7 @@ import re
 
 from ingest.extraction import cues
 from ingest.extraction.patterns import cue
+from ingest.extraction.text import blanked
 
 _ABOUT_TREATMENT = cue(r"\b(?:treat\w*|therap\w*|efficac\w*|effect\w*|promise|stopped|discontinu\w*|withdrawn)", re.I)
 
@@ -38,7 +39,7 @@ def read_response(text: str) -> str | None:
         return "unclear"
     stable = cues.STABLE.search(text)
     if stable:
-        rest = text[: stable.start()] + " " * (stable.end() - stable.start()) + text[stable.end() :]
+        rest = blanked(text, stable.start(), stable.end())
         if not (cues.POSITIVE.search(rest) or cues.COMPLETE.search(rest) or cues.NO_NEW.search(rest)):
             return "none"  # stabilisation, halted progression: no improvement (the corpora's convention too)
     if not positive:
@@ -91,7 +92,7 @@ def only_slowed(clause: str) -> bool:
     slowed = _SLOWED.search(clause)
     if slowed is None:
         return False
-    rest = clause[: slowed.start()] + " " * (slowed.end() - slowed.start()) + clause[slowed.end() :]
+    rest = blanked(clause, slowed.start(), slowed.end())
     return cues.POSITIVE.search(rest) is None and cues.COMPLETE.search(rest) is None
 
 

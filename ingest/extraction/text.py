@@ -28,6 +28,12 @@ def clean(text: str) -> str:
     return _LITERAL_NEWLINE.sub("  ", text).translate(_SPACE_LIKE)
 
 
+def blanked(text: str, start: int, end: int) -> str:
+    """``text`` with ``text[start:end]`` replaced by spaces: read without that part, its
+    offsets unchanged."""
+    return text[:start] + " " * (end - start) + text[end:]
+
+
 @dataclass(frozen=True, slots=True)
 class Sentence:
     """One sentence of a cleaned text, with its offsets in that text."""

@@ -106,8 +106,7 @@ def candidates(doc: _rules._Article) -> list[Candidate]:
             entry.sentences.append((sentence, (g.start, g.end)))
             entry.text = entry.text or g.text
         recent = [*recent[-2:], groups] if groups else recent
-    title = Sentence(-1, 0, len(doc.title), doc.title, "title")
-    for g in sentence_groups(doc, title, [m for m in doc.title_mentions if m.kind == "intervention"]):
+    for g in doc.title_groups:
         key = routed(g.ids)
         found.setdefault(key, Candidate(key, doc.condition, doc.context, g.text))
     return list(found.values())

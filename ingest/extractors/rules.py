@@ -49,7 +49,7 @@ from ingest.extraction.design import study_design
 from ingest.extraction.groups import Group, failed_span, is_class_level, one_case, sentence_groups
 from ingest.extraction.lexicon import Kind, Lexicon, Mention, tokens
 from ingest.extraction.patterns import cue
-from ingest.extraction.text import ArticleText, Sentence, clean, section_family, split_sentences
+from ingest.extraction.text import ArticleText, Sentence, blanked, clean, section_family, split_sentences
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
@@ -140,6 +140,7 @@ class _Article:
     main_from_title: bool = False
     routes: dict[str, str] = field(default_factory=dict)  # intervention id → the route the article states
     counted: dict[int, int | None] = field(default_factory=dict)  # sentence index → _treated_here of it
+    title_groups: list[Group] = field(default_factory=list)  # the title's interventions, grouped
     comparators: frozenset[str] = frozenset()  # a trial's comparator arm ("ciclosporin … compared with prednisolone")
 
     def treated_in(self, sentence: Sentence) -> int | None:
@@ -283,6 +284,8 @@ def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
         design=design,
         n_treated=1 if design == "case_report" else None if design in _REVIEWS else stated,
     )
+    title_sentence = Sentence(-1, 0, len(title), title, "title")
+    doc.title_groups = sentence_groups(doc, title_sentence, [m for m in title_mentions if m.kind == "intervention"])
     doc.main, doc.main_from_title = _main_interventions(doc)
     if design == "rct":
         doc.comparators = _comparators(doc)
@@ -420,8 +423,7 @@ def _is_background(sentence: Sentence) -> bool:
 def _main_interventions(doc: _Article) -> tuple[list[Group], bool]:
     """What the article is about treating with, and whether the title names it: from the
     title, else a "treated with" sentence."""
-    title_sentence = Sentence(-1, 0, len(doc.title), doc.title, "title")
-    titled = sentence_groups(doc, title_sentence, [m for m in doc.title_mentions if m.kind == "intervention"])
+    titled = doc.title_groups
     in_text: list[Group] = []
     for sentence, mentions in zip(doc.sentences, doc.mentions, strict=True):
         interventions = [m for m in mentions if m.kind == "intervention"]
@@ -488,6 +490,8 @@ def _candidates(
             return []
     if not has_target and names_context:
         return []
+    # The sentence read without its list of failed treatments, for a group outside that list.
+    rest = blanked(text, failed[0] - sentence.start, failed[1] - sentence.start) if failed else text
     out: list[_Candidate] = []
     for group in groups:
         span = _clause_of(sentence, group) if explicit else (sentence.start, sentence.end)
@@ -501,12 +505,7 @@ def _candidates(
             response = "worsened" if cues.WORSENED.search(clause) else "none"  # a treatment that failed before
         else:
             if failed and span[0] <= failed[0] and failed[1] <= span[1]:  # read the clause without the failed list
-                a, b = failed[0] - span[0], failed[1] - span[0]
-                clause = clause[:a] + " " * (b - a) + clause[b:]
-            rest = text
-            if failed:
-                a, b = failed[0] - sentence.start, failed[1] - sentence.start
-                rest = text[:a] + " " * (b - a) + text[b:]
+                clause = blanked(clause, failed[0] - span[0], failed[1] - span[0])
             response = outcome.read_response(clause) or (outcome.read_response(rest) if explicit else None)
         if response is None:
             continue
@@ -572,16 +571,14 @@ def _comparators(doc: _Article) -> frozenset[str]:
     """The comparator arm of a trial of two active treatments: what the title or the first
     sentences set the experimental one against ("whether ciclosporin is superior to
     prednisolone", "mycophenolate versus cyclophosphamide"), when it is one of two."""
-    title = Sentence(-1, 0, len(doc.title), doc.title)
-    places = [(title, [m for m in doc.title_mentions if m.kind == "intervention"])]
+    places = [(doc.title, 0, doc.title_groups)]
     places += [
-        (s, [m for m in ms if m.kind == "intervention"])
+        (s.text, s.start, sentence_groups(doc, s, [m for m in ms if m.kind == "intervention"]))
         for s, ms in zip(doc.sentences[:2], doc.mentions[:2], strict=False)
     ]
-    for sentence, mentions in places:
-        groups = sentence_groups(doc, sentence, mentions)
+    for text, start, groups in places:
         if len(groups) == 2:
-            between = sentence.text[groups[0].end - sentence.start : groups[1].start - sentence.start]
+            between = text[groups[0].end - start : groups[1].start - start]
             if _VERSUS.match(between) and not set(groups[0].ids) & set(groups[1].ids):
                 return frozenset(groups[1].ids)
     return frozenset()
