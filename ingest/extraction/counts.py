@@ -11,6 +11,7 @@ article's cohort. Percentages give a share, never a count.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Protocol
 
@@ -144,6 +145,7 @@ _CATEGORY_THEN_COUNT = cue(
 _IS_BETTER = re.compile(rf"^(?:{_BETTER})$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=8)  # the outcome stage asks again about the clause counts() just read
 def breakdown(clause: str) -> tuple[int, int] | None:
     """(patients, responders) of a clause that breaks its patients down by outcome ("six
     patients remained stable, three improved, and one deteriorated": 10, 3), or None. At least

@@ -258,11 +258,11 @@ def read_article(article: ArticleText, lexicon: Lexicon) -> _Article | None:
 def _read(article: ArticleText, lexicon: Lexicon) -> _Article | None:
     text = clean(article.abstract or "")
     title = clean(article.title or "")
-    toks = tokens(text)
-    definitions = {**lexicon.definitions(title), **lexicon.definitions(text, toks)}
+    toks, title_toks = tokens(text), tokens(title)
+    definitions = {**lexicon.definitions(title, title_toks), **lexicon.definitions(text, toks)}
     sentences = split_sentences(text)
     mentions = _by_sentence(sentences, lexicon.find(text, definitions, toks))
-    title_mentions = lexicon.find(title, definitions)
+    title_mentions = lexicon.find(title, definitions, title_toks)
     indexed = lexicon.from_mesh((*article.mesh, *article.chemicals))
     condition = _condition(lexicon, title_mentions, mentions, indexed)
     if condition is None:
