@@ -739,8 +739,9 @@ def train(
         raise _fail(IngestError(f"give one --topic per --gold file ({len(gold)} gold files, {len(topic)} topics)"))
     try:
         loaded = [(load_topic(t), read_gold(g)) for g, t in zip(gold, topic, strict=True)]
-        sets = training_sets(loaded)
-        confidence, ranked = train_confidence(sets), train_ranked(sets)
+        # The confidence is learned from each topic read as a new one (see training_sets).
+        confidence = train_confidence(training_sets(loaded, as_new_topics=True))
+        ranked = train_ranked(training_sets(loaded))
         paths = write_models(confidence, ranked, out)
     except (KBError, IngestError) as exc:
         raise _fail(exc) from exc

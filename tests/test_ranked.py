@@ -77,6 +77,20 @@ def test_a_fold_trains_without_the_held_out_topic(tmp_path: Path) -> None:
     assert [s.topic for s in training_sets(loaded, held_out="other")] == ["calcinosis"]
 
 
+def test_a_confidence_learns_from_each_topic_read_as_a_new_one(tmp_path: Path) -> None:
+    # What a user's new topic gets: the pack's conditions and contexts only, and none of the
+    # general table's rows that this topic's reading taught.
+    loaded = [(PACK, list(read_jsonl(_gold(tmp_path))))]
+    (own,) = training_sets(loaded)
+    (new,) = training_sets(loaded, as_new_topics=True)
+    assert own.pack.vocabulary.interventions and not new.pack.vocabulary.interventions
+    assert new.pack.vocabulary.conditions == own.pack.vocabulary.conditions
+    text = "She was given high-flow oxygen."  # a name the calcinosis reading taught (from: calcinosis)
+    assert [m.id for m in own.lexicon.find(text)] == ["oxygen-therapy"]
+    assert "oxygen-therapy" not in [m.id for m in new.lexicon.find(text)]
+    assert training_sets(loaded, held_out="calcinosis", as_new_topics=True) == []
+
+
 def test_the_model_decides_what_is_kept_and_its_probability_is_the_confidence() -> None:
     article = ArticleText("x", ARTICLES[0]["title"], ARTICLES[0]["abstract"])  # type: ignore[arg-type]
     lexicon = topic_lexicon(PACK)

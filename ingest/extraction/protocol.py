@@ -157,16 +157,29 @@ def run_topic(
 
 
 def training_sets(
-    loaded: Sequence[tuple[TopicPack, list[CorpusArticle]]], held_out: str | None = None
+    loaded: Sequence[tuple[TopicPack, list[CorpusArticle]]],
+    held_out: str | None = None,
+    *,
+    as_new_topics: bool = False,
 ) -> list[TrainingSet]:
     """The topics a model learns from: all of them, or all but ``held_out`` (whose rows of the
-    general table are then left out of every lexicon, as in its held-out run)."""
-    excluded = frozenset({held_out}) if held_out else frozenset()
-    return [
-        TrainingSet(pack.id, articles, pack, topic_lexicon(pack, excluded))
-        for pack, articles in loaded
-        if pack.id != held_out
-    ]
+    general table are then left out of every lexicon, as in its held-out run).
+
+    With ``as_new_topics`` each topic is read as its own held-out run reads it: its pack reduced
+    to conditions and contexts, its own rows of the general table left out. A confidence learned
+    from that reading is the precision to expect on a topic nothing was written for, which is
+    what a user's new topic is; learned from the topics' own readings it is optimistic there.
+    """
+    out = []
+    for pack, articles in loaded:
+        if pack.id == held_out:
+            continue
+        excluded = {held_out} if held_out else set()
+        used = pack
+        if as_new_topics:
+            used, excluded = held_out_pack(pack), excluded | {pack.id}
+        out.append(TrainingSet(pack.id, articles, used, topic_lexicon(used, frozenset(excluded))))
+    return out
 
 
 def run_protocol(
@@ -184,7 +197,7 @@ def run_protocol(
     trainer = _TRAINERS.get(extractor)
     in_topic_fn: str | ExtractorFn = extractor
     if trainer is not None:
-        in_topic_fn = trainer(training_sets(loaded))
+        in_topic_fn = trainer(loaded, None)
     out = []
     for (path, _), (pack, articles) in zip(pairs, loaded, strict=True):
         in_topic = run_topic(path, pack, in_topic_fn, held_out=False, articles=articles)
@@ -195,7 +208,7 @@ def run_protocol(
                 others = training_sets(loaded, held_out=pack.id)
                 if not others and extractor == RANKED:
                     raise IngestError("a held-out run of a learned extractor needs at least two topics")
-                fold_fn = trainer(others) if others else rules.extractor_with(None)
+                fold_fn = trainer(loaded, pack.id) if others else rules.extractor_with(None)
             held = run_topic(path, pack, fold_fn, held_out=True, articles=articles)
         out.append((in_topic, held))
     return out
@@ -211,9 +224,9 @@ def _rules_with_confidence(sets: list[TrainingSet]) -> ExtractorFn:
 
 
 #: How to train what each learned extractor learns, from training sets.
-_TRAINERS: dict[str, Callable[[list[TrainingSet]], ExtractorFn]] = {
-    RANKED: lambda sets: extractor_with(train(sets)),
-    rules.NAME: _rules_with_confidence,
+_TRAINERS: dict[str, Callable[[Sequence[tuple[TopicPack, list[CorpusArticle]]], str | None], ExtractorFn]] = {
+    RANKED: lambda loaded, held_out: extractor_with(train(training_sets(loaded, held_out))),
+    rules.NAME: lambda loaded, held_out: _rules_with_confidence(training_sets(loaded, held_out, as_new_topics=True)),
 }
 
 

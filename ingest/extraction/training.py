@@ -5,7 +5,9 @@ named features, each example labelled by whether its (drug_norm, condition_norm)
 the article's gold pairs:
 
 * the **confidence** model of the rules extractor (:mod:`ingest.extraction.confidence`): its
-  examples are the findings the rules make (:func:`ingest.extractors.rules.scored_findings`);
+  examples are the findings the rules make (:func:`ingest.extractors.rules.scored_findings`),
+  each topic read as a new one (``training_sets(..., as_new_topics=True)``), so that a
+  confidence is the precision to expect on a topic nothing was written for;
 * the **ranked** extractor's model: its examples are every candidate of
   :func:`ingest.extractors.ranked.scored_candidates`, and its threshold is the one that
   maximises pair F1 on the training topics themselves.

@@ -53,7 +53,7 @@ from ingest.extraction.text import ArticleText, Sentence, blanked, clean, sectio
 from ingest.extractors import Extraction, register
 
 NAME = "rules"
-VERSION = "2.3.0"
+VERSION = "2.3.1"
 
 _PRIMARY = frozenset({"rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report", "other"})
 _REVIEWS = frozenset({"review", "systematic_review"})
