@@ -205,7 +205,7 @@ def run_protocol(
         if folds:
             fold_fn: str | ExtractorFn = extractor
             if trainer is not None:
-                others = training_sets(loaded, held_out=pack.id)
+                others = [other for other, _ in loaded if other.id != pack.id]
                 if not others and extractor == RANKED:
                     raise IngestError("a held-out run of a learned extractor needs at least two topics")
                 fold_fn = trainer(loaded, pack.id) if others else rules.extractor_with(None)
@@ -223,7 +223,8 @@ def _rules_with_confidence(sets: list[TrainingSet]) -> ExtractorFn:
         return rules.extractor_with(None)
 
 
-#: How to train what each learned extractor learns, from training sets.
+#: How to train what each learned extractor learns, from the loaded topics (all of them, or
+#: all but the one held out).
 _TRAINERS: dict[str, Callable[[Sequence[tuple[TopicPack, list[CorpusArticle]]], str | None], ExtractorFn]] = {
     RANKED: lambda loaded, held_out: extractor_with(train(training_sets(loaded, held_out))),
     rules.NAME: lambda loaded, held_out: _rules_with_confidence(training_sets(loaded, held_out, as_new_topics=True)),
