@@ -40,8 +40,11 @@ KINDS: tuple[Kind, ...] = ("intervention", "condition", "context")
 NOT_TREATMENT = "not-treatment"
 
 _TOKEN = re.compile(r"[^\W_]+")
-#: Words long enough to be a name built on an INN stem (four letters, then a stem of three or more).
-_LONG_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{7,}(?![^\W\d_])")
+_WORD = re.compile(r"\w+")  # _TOKEN's tokens in a text without an underscore
+#: Words long enough to be a name built on an INN stem (four letters, then a stem of three or
+#: more): runs of seven letters or more. Greedy from a run's first letter, this finds the same runs
+#: as bounding it with lookarounds, without trying a lookbehind at every position.
+_LONG_WORD = re.compile(r"[^\W\d_]{7,}")
 #: Words allowed between a route and its drug: "IV pulse cyclophosphamide", "oral low-dose".
 _ROUTE_FILLERS = frozenset(
     {"pulse", "pulsed", "monthly", "weekly", "daily", "low", "high", "dose", "of", "the", "with"}
@@ -77,10 +80,12 @@ def tokens(text: str) -> list[_Token]:
     """Word tokens of ``text`` (letters and digits; punctuation separates). A section heading
     a stored copy ran into the first word ("AbstractPyoderma") is a token of its own."""
     low = text.lower()
+    # Without an underscore in the text, \w+ finds the same tokens, faster than [^\W_]+.
+    pattern = _TOKEN if "_" in text else _WORD
     if len(low) != len(text):  # a letter that lower-cases to two characters: lower each word
-        out = [(m.start(), m.end(), w, w.lower()) for m in _TOKEN.finditer(text) for w in (m.group(),)]
+        out = [(m.start(), m.end(), w, w.lower()) for m in pattern.finditer(text) for w in (m.group(),)]
     else:
-        out = [(a, b, text[a:b], low[a:b]) for m in _TOKEN.finditer(text) for a, b in (m.span(),)]
+        out = [(a, b, text[a:b], low[a:b]) for m in pattern.finditer(text) for a, b in (m.span(),)]
     run_in = {m.start(): m.end() for m in _RUN_IN.finditer(text)}
     if not run_in:
         return out
@@ -98,9 +103,20 @@ def tokens(text: str) -> list[_Token]:
 
 
 #: A heading a stored copy ran into the next word ("AbstractPyoderma", "BackgroundSystemic").
-_RUN_IN: Final = re.compile(
-    r"(?<![^\W_])(?:Abstract|Background|Introduction|Objectives?|Methods|Results|Conclusions?|Summary)(?=[A-Z][a-z])"
+_RUN_IN: Final = re.compile(  # the lookahead names the headings' first letters (see _BREAK in text.py)
+    r"(?=[ABIOMRCS])(?<![^\W_])(?:Abstract|Background|Introduction|Objectives?|Methods|Results|Conclusions?|Summary)(?=[A-Z][a-z])"
 )
+
+
+def _long_words(text: str, toks: list[_Token]) -> set[str]:
+    """The distinct runs of seven letters or more in ``text`` (:data:`_LONG_WORD`), read from its
+    tokens: each token is a run of letters and digits, so a token of letters only is a run
+    itself and only a token with digits needs the pattern. A text whose tokens were split at a
+    run-in heading ("AbstractPyoderma") is read with the pattern, as written."""
+    if _RUN_IN.search(text):
+        return set(_LONG_WORD.findall(text))
+    words = {t[_TEXT] for t in toks if len(t[_TEXT]) >= 7}
+    return {w for w in words if w.isalpha()} | {run for w in words if not w.isalpha() for run in _LONG_WORD.findall(w)}
 
 
 def _key(term: str, lower: bool = True) -> tuple[str, ...]:
@@ -375,7 +391,7 @@ class Lexicon:
         found = self._scan(toks, definitions or {}, abbreviations=True)
         if self.general is None:
             return found
-        return self._unmapped(text, self._with_routes(toks, found))
+        return self._unmapped(text, self._with_routes(toks, found), toks)
 
     # -- disease contexts --------------------------------------------------------------------
 
@@ -512,13 +528,13 @@ class Lexicon:
             self._spelling = {k: tuple(v) for k, v in index.items()}
         return self._spelling
 
-    def _unmapped(self, text: str, mentions: list[Mention]) -> list[Mention]:
+    def _unmapped(self, text: str, mentions: list[Mention], toks: list[_Token]) -> list[Mention]:
         if not self._stems:
             return mentions
         # The abstract's distinct long words are few: test those, then find where the rare hits are.
         hits = {
             w
-            for w in set(_LONG_WORD.findall(text))
+            for w in _long_words(text, toks)
             if not w.isupper() and self._has_inn_stem(w.lower()) and (w.lower(),) not in self._names
         }
         covered = [(m.start, m.end) for m in mentions]

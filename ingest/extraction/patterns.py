@@ -75,8 +75,17 @@ class Cue:
 
     def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """As :meth:`re.Pattern.search`."""
-        target = self._target(text)
-        return None if target is None else target[0].search(target[1], pos, endpos)
+        # _target written out: searches are most of a cue's calls, tens of thousands per
+        # thousand abstracts.
+        folded = self._folded
+        if folded is not None:
+            low = _lower(text)
+            if len(low) == len(text):
+                words = self._words
+                if words is not None and not any(map(low.__contains__, words)):
+                    return None
+                return folded.search(low, pos, endpos)
+        return self._pattern.search(text, pos, endpos)
 
     def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """As :meth:`re.Pattern.match`."""
