@@ -184,13 +184,13 @@ HEDGE = cue(r"\b(?:may|might|could|can|appears?|seems?|suggests?|potentially|pos
 #: The deposits or lesions of the condition (an outcome about these is an outcome of it).
 TARGET = cue(
     r"\b(?:calcinos\w*|calcinotic|calcif\w*|calcium\s+deposits?|deposits?|lesions?|nodules?|ulcer\w*|wounds?"
-    r"|masse?s?|pain\w*|extrusion|swelling|necro\w+|tumou?ral|VAS|recurrence|clinical\s+(?:picture|course|status))\b",
+    r"|masse?s?|pain\w*|extrusion|swelling|necro\w+|tumou?ral|vas|recurrence|clinical\s+(?:picture|course|status))\b",
     _I,
 )
 #: Outcomes about something else: the underlying disease, another organ, a laboratory value.
 OFF_TARGET = cue(
-    r"\b(?:muscle|muscular|myositis|myopath\w*|ILD|interstitial|lung|pulmonary|skin\s+disease|disease\s+activity"
-    r"|global\s+disease|cutaneous\s+disease|CMAS|MMT8?|mortality|survival|disease\s+control|hyperphosphat\w+|serum)\b",
+    r"\b(?:muscle|muscular|myositis|myopath\w*|ild|interstitial|lung|pulmonary|skin\s+disease|disease\s+activity"
+    r"|global\s+disease|cutaneous\s+disease|cmas|mmt8?|mortality|survival|disease\s+control|hyperphosphat\w+|serum)\b",
     _I,
 )
 #: A sentence stating an aim, a method or a hypothesis, not a result.
@@ -277,9 +277,9 @@ PERCENT_OF_PATIENTS = cue(
 )
 #: A systematic search of the literature: "we searched MEDLINE and EMBASE", "studies met inclusion criteria".
 LITERATURE_SEARCH = cue(
-    r"\b(?:we\s+(?:systematically\s+)?searched|(?:MEDLINE|EMBASE|Cochrane|PubMed|Scopus|Web\s+of\s+Science)\b"
-    r"[^.]{0,80}\b(?:MEDLINE|EMBASE|Cochrane|PubMed|Scopus|Web\s+of\s+Science)|(?:studies|articles|reports)\s+met"
-    r"\s+(?:the\s+)?(?:inclusion|eligibility)\s+criteria|PRISMA)\b",
+    r"\b(?:we\s+(?:systematically\s+)?searched|(?:medline|embase|cochrane|pubmed|scopus|web\s+of\s+science)\b"
+    r"[^.]{0,80}\b(?:medline|embase|cochrane|pubmed|scopus|web\s+of\s+science)|(?:studies|articles|reports)\s+met"
+    r"\s+(?:the\s+)?(?:inclusion|eligibility)\s+criteria|prisma)\b",
     _I,
 )
 #: The article describes its own review ("this review", "is reviewed here", "we review").

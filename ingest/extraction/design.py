@@ -116,7 +116,7 @@ _TRIAL = cue(
 )
 #: Patients enrolled and followed forward: an uncontrolled trial or a prospective cohort.
 _PROSPECTIVE = cue(
-    r"\b(?:open[- ]label|single[- ]arm|pilot\s+study|phase\s+(?:1|2|I|II)\b|were\s+enrolled|enrolled\s+\d+"
+    r"\b(?:open[- ]label|single[- ]arm|pilot\s+study|phase\s+(?:1|2|i|ii)\b|were\s+enrolled|enrolled\s+\d+"
     r"|were\s+followed(?:\s+up)?\s+for)\b",
     re.IGNORECASE,
 )
