@@ -184,9 +184,9 @@ def _first_characters(items: list[Any]) -> set[str] | None:
 
 #: Required words shorter than this are in nearly every sentence: not worth testing.
 _MIN_WORD = 3
-#: More required words than this cost more to test than the search they would save. (Testing
-#: the 90 words of the largest outcome cue takes about 1 µs on a sentence, its search 20–30 µs.)
-_MAX_WORDS = 150
+#: More required words than this cost more to test than the search they would save (tested on
+#: whole abstracts too, where a long list costs more than it saves).
+_MAX_WORDS = 40
 
 
 def _required_words(pattern: str, flags: int) -> tuple[str, ...] | None:
@@ -199,7 +199,7 @@ def _required_words(pattern: str, flags: int) -> tuple[str, ...] | None:
         return None
     if not words or len(words) > _MAX_WORDS or min(len(w) for w in words) < _MIN_WORD:
         return None
-    return tuple(sorted(words))
+    return tuple(sorted(words, key=lambda w: (len(w), w)))  # shorter words first: more often there, found sooner
 
 
 def _required(items: list[Any]) -> set[str] | None:
