@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.errors import ParseError
 from ingest.extractors import DEFAULT_EXTRACTOR
@@ -43,6 +43,8 @@ from kb.vocabulary import Vocabulary
 if TYPE_CHECKING:
     from ingest.extraction.text import ArticleText
     from ingest.pipeline import TopicExtraction
+
+_T = TypeVar("_T")
 
 #: Records per chunk: the writer stores one chunk per transaction.
 CHUNK_RECORDS = 5_000
@@ -167,20 +169,21 @@ def run_file(task: FileTask, emit: Callable[[Chunk], None]) -> FileResult:
 
 def _select(extractions: list[tuple[RelevanceFilter, _Extraction]]) -> Callable[[Any], bool] | None:
     """The parser's pre-filter for a topic run: an article no topic's rule could admit is not built."""
-    if not extractions:
-        return None
-    filters = [f for f, _ in extractions]
-    return lambda elem: any(f.may_match(elem) for f in filters)
+    return _any_of([f.may_match for f, _ in extractions])
 
 
 def _raw_select(extractions: list[tuple[RelevanceFilter, _Extraction]]) -> Callable[[bytes], bool] | None:
     """The pre-filter on an article's bytes: one no topic's rule could admit is never parsed."""
-    if not extractions:
+    return _any_of([f.may_match_raw for f, _ in extractions])
+
+
+def _any_of(tests: list[Callable[[_T], bool]]) -> Callable[[_T], bool] | None:
+    """A test passed when any of ``tests`` passes: None without tests, the test itself for one."""
+    if not tests:
         return None
-    filters = [f for f, _ in extractions]
-    if len(filters) == 1:
-        return filters[0].may_match_raw
-    return lambda record: any(f.may_match_raw(record) for f in filters)
+    if len(tests) == 1:
+        return tests[0]
+    return lambda value: any(test(value) for test in tests)
 
 
 def _keep(
