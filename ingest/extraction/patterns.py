@@ -25,6 +25,11 @@ words ("improv", "reduc", … or "patient", "case", …) first asks whether the 
 them (``in``, a plain substring test, is far cheaper than a regular-expression search), and
 answers "no match" at once when it holds none. The words are read from the parsed pattern too
 (:func:`_required_words`); a pattern without such words is always searched.
+
+On ASCII text (most sentences), a cue asks its RE2 prefilter instead
+(:mod:`ingest.extraction.prefilter`): one linear pass that rules out a match exactly where
+Python's engine would find none, and costs less than the word test and the failed search
+together. Text with other characters keeps the word test.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, Final
+
+from ingest.extraction.prefilter import prefilter
 
 _UPPER_OUTSIDE_ESCAPE: Final = re.compile(r"(?<!\\)[A-Z]")
 #: The most characters a start lookahead names (beyond that it saves little).
@@ -49,7 +56,7 @@ def _lower(text: str) -> str:
 class Cue:
     """A compiled pattern; case-insensitive ones match lower-cased text (see the module)."""
 
-    __slots__ = ("_folded", "_pattern", "_words", "flags", "pattern")
+    __slots__ = ("_folded", "_pattern", "_prefilter", "_words", "flags", "pattern")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
@@ -61,40 +68,43 @@ class Cue:
         # Words one of which every match holds; tested on the lower-cased text, so only for
         # folded cues (a cue matched as written keeps its own case rules).
         self._words = _required_words(pattern, flags) if self._folded is not None else None
+        # The RE2 test of the pattern run on ASCII text (the folded one, when there is one).
+        found = prefilter(self._folded if self._folded is not None else self._pattern)
+        self._prefilter = found.may_match if found is not None else None
 
-    def _target(self, text: str) -> tuple[re.Pattern[str], str] | None:
+    def _target(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> tuple[re.Pattern[str], str] | None:
         """The compiled pattern and the text to run it on; None when no match is possible."""
         if self._folded is not None:
             low = _lower(text)
             if len(low) == len(text):
-                words = self._words
-                if words is not None and not any(map(low.__contains__, words)):
-                    return None
+                may_match = self._prefilter
+                if may_match is not None and not pos and endpos >= len(low) and low.isascii():
+                    if not may_match(low):
+                        return None
+                else:
+                    words = self._words
+                    if words is not None and not any(map(low.__contains__, words)):
+                        return None
                 return self._folded, low
+            return self._pattern, text
+        may_match = self._prefilter
+        if may_match is not None and not pos and endpos >= len(text) and text.isascii() and not may_match(text):
+            return None
         return self._pattern, text
 
     def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """As :meth:`re.Pattern.search`."""
-        # _target written out: searches are most of a cue's calls, tens of thousands per
-        # thousand abstracts.
-        folded = self._folded
-        if folded is not None:
-            low = _lower(text)
-            if len(low) == len(text):
-                words = self._words
-                if words is not None and not any(map(low.__contains__, words)):
-                    return None
-                return folded.search(low, pos, endpos)
-        return self._pattern.search(text, pos, endpos)
+        target = self._target(text, pos, endpos)
+        return None if target is None else target[0].search(target[1], pos, endpos)
 
     def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """As :meth:`re.Pattern.match`."""
-        target = self._target(text)
+        target = self._target(text, pos, endpos)
         return None if target is None else target[0].match(target[1], pos, endpos)
 
     def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         """As :meth:`re.Pattern.finditer`."""
-        target = self._target(text)
+        target = self._target(text, pos, endpos)
         return iter(()) if target is None else target[0].finditer(target[1], pos, endpos)
 
     def findall(self, text: str) -> list[str]:

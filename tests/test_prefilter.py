@@ -1,0 +1,127 @@
+"""RE2 prefilters (ingest.extraction.prefilter): a prefilter never says "no match" where
+Python's engine finds one, so skipping the search it rules out changes no result."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import random
+import re
+
+import pytest
+
+import ingest.extraction
+import ingest.extractors
+from ingest.extraction.patterns import Cue, cue
+from ingest.extraction.prefilter import Untranslatable, prefilter, translate
+from ingest.extraction.text import clean, split_sentences
+
+#: ASCII texts at the edges of the classes: vertical tab, file separators, underscores, digits,
+#: a final newline (where Python's $ matches too), capitals, and words joined by hyphens.
+TEXTS = [
+    "Eight of the ten patients improved after treatment; two did not respond.",
+    "Complete resolution was seen in 3/4 cases (75%) at 12 months.",
+    "no new lesions\n",
+    "non-healing ulcer\x0bhealed\x1cthen_healed",
+    "THE ULCERS HEALED IN FOUR PATIENTS, AND 2 OF 3 IMPROVED",
+    "12\x1d patients\x1fwere treated with iv cyclophosphamide (n = 14).",
+    "a 43-year-old woman; we report a case of calcinosis cutis.",
+    "it has been shown that sodium thiosulfate is effective.\n\n",
+    "",
+]
+
+
+def _every_cue() -> list[tuple[str, Cue]]:
+    found: dict[int, tuple[str, Cue]] = {}
+    for package in (ingest.extraction, ingest.extractors):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, value in vars(module).items():
+                if isinstance(value, Cue):
+                    found.setdefault(id(value), (f"{info.name}.{name}", value))
+    return list(found.values())
+
+
+CUES = _every_cue()
+
+
+def _agrees(c: Cue, text: str) -> bool:
+    """Whether the cue's prefilter says "maybe" wherever its pattern matches ``text``."""
+    pattern = c._folded if c._folded is not None else c._pattern
+    target = text.lower() if c._folded is not None else text
+    if c._prefilter is None or not target.isascii():
+        return True
+    return c._prefilter(target) or pattern.search(target) is None
+
+
+def test_every_cue_of_the_extractors_has_a_prefilter() -> None:
+    assert len(CUES) > 80
+    assert [name for name, c in CUES if c._prefilter is None] == []
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_prefilter_says_maybe_wherever_the_cue_matches_on_written_texts(text: str) -> None:
+    assert [name for name, c in CUES if not _agrees(c, text)] == []
+
+
+def test_a_prefilter_says_maybe_wherever_the_cue_matches_on_every_corpus_sentence() -> None:
+    from conftest import SHARED
+
+    corpus = SHARED / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("../shared/corpus is not available")
+    texts: list[str] = []
+    for path in sorted(corpus.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                abstract = clean(record.get("abstract") or "")
+                texts.extend([clean(record.get("title") or ""), abstract])
+                texts.extend(s.text for s in split_sentences(abstract))
+    # Seeded mutations of the sentences: characters at the classes' edges inserted or removed.
+    rng = random.Random(20261202)
+    ascii_texts = [t for t in texts if t.isascii() and t]
+    edges = [" ", "\n", "\x0b", "\x1c", "_", "-", ".", "0", "9", "A", "z", "(", ")", "%", "/"]
+    for _ in range(1500):
+        value = list(rng.choice(ascii_texts))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(value) + 1)
+            if value and rng.random() < 0.4:
+                del value[min(at, len(value) - 1)]
+            else:
+                value.insert(at, rng.choice(edges))
+        texts.append("".join(value))
+    assert sum(t.isascii() for t in texts) > 1000
+    failures = [(name, text[:80]) for text in texts for name, c in CUES if not _agrees(c, text)]
+    assert failures == []
+
+
+def test_a_prefilter_rules_out_text_and_lets_the_cue_decide_the_rest() -> None:
+    healed = cue(r"(?<!non-)\bheal(?:ed|ing)\b", re.IGNORECASE)
+    assert healed._prefilter is not None
+    assert not healed._prefilter("no change in the ulcer")
+    assert healed._prefilter("a non-healing ulcer")  # the lookbehind is left to Python's engine
+    assert healed.search("A non-healing ulcer") is None
+    found = healed.search("The ulcer HEALED.")
+    assert found is not None and found.span() == (10, 16)
+    at_end = prefilter(re.compile(r"ends$"))
+    assert at_end is not None and at_end.may_match("it ends\n")  # Python's $ matches before a final newline
+    assert not at_end.may_match("it ended")
+
+
+def test_translation_leaves_out_what_only_narrows_a_match() -> None:
+    assert translate(r"(?<![^\W\d_])heal(?=ed)") == "heal"
+    assert translate(r"ends$") == "ends"
+    assert translate(r"\w+\s\d", re.IGNORECASE) == r"(?i)(?:[0-9A-Za-z_])+[\x09-\x0d\x1c-\x20][0-9]"
+    assert translate(r"(?>ab)c*+") == "(?:ab)(?:c)*"
+    assert translate(r"[^\W\d_]") == r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f0-9\x{5f}]"
+
+
+def test_a_pattern_the_translation_does_not_cover_has_no_prefilter() -> None:
+    with pytest.raises(Untranslatable):
+        translate(r"(\w)\1")
+    assert prefilter(re.compile(r"(\w)\1")) is None
+    repeated = cue(r"(\w)\1")
+    assert repeated._prefilter is None
+    assert repeated.search("a pool") is not None  # searched by Python's engine as before
