@@ -26,10 +26,10 @@ them (``in``, a plain substring test, is far cheaper than a regular-expression s
 answers "no match" at once when it holds none. The words are read from the parsed pattern too
 (:func:`_required_words`); a pattern without such words is always searched.
 
-On ASCII text (most sentences), a cue asks its RE2 prefilter instead
-(:mod:`ingest.extraction.prefilter`): one linear pass that rules out a match exactly where
-Python's engine would find none, and costs less than the word test and the failed search
-together. Text with other characters keeps the word test.
+A cue searching a whole text asks its RE2 prefilter instead (:mod:`ingest.extraction.prefilter`):
+one linear pass that rules out a match only where Python's engine would find none, and costs
+less than the word test and the failed search together. A cue with no prefilter, or searching
+from an offset, keeps the word test.
 """
 
 from __future__ import annotations
@@ -68,17 +68,17 @@ class Cue:
         # Words one of which every match holds; tested on the lower-cased text, so only for
         # folded cues (a cue matched as written keeps its own case rules).
         self._words = _required_words(pattern, flags) if self._folded is not None else None
-        # The RE2 test of the pattern run on ASCII text (the folded one, when there is one).
+        # The RE2 test of the pattern a text is searched with (the folded one, when there is one).
         found = prefilter(self._folded if self._folded is not None else self._pattern)
         self._prefilter = found.may_match if found is not None else None
 
     def _target(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> tuple[re.Pattern[str], str] | None:
         """The compiled pattern and the text to run it on; None when no match is possible."""
+        may_match = self._prefilter if not pos and endpos >= len(text) else None
         if self._folded is not None:
             low = _lower(text)
             if len(low) == len(text):
-                may_match = self._prefilter
-                if may_match is not None and not pos and endpos >= len(low) and low.isascii():
+                if may_match is not None:
                     if not may_match(low):
                         return None
                 else:
@@ -87,8 +87,7 @@ class Cue:
                         return None
                 return self._folded, low
             return self._pattern, text
-        may_match = self._prefilter
-        if may_match is not None and not pos and endpos >= len(text) and text.isascii() and not may_match(text):
+        if may_match is not None and not may_match(text):
             return None
         return self._pattern, text
 

@@ -10,14 +10,21 @@ wherever the cue could, and perhaps more.
   leaving out a condition can only let more text match.
 * Possessive repeats and atomic groups become ordinary ones: again, more can match, never less.
 * Classes (``\\w``, ``\\s``, ``\\d`` and their negations, inside brackets or not) are written out
-  as the ASCII characters Python's Unicode classes hold among ASCII characters, and ``\\b`` is
-  kept: on ASCII text both engines agree on them exactly.
+  as the ASCII characters Python's Unicode classes hold among ASCII characters.
 
-A prefilter is therefore only asked about ASCII text (``str.isascii`` is a constant-time flag
-test), searched from its start; anything else goes straight to Python's engine. When it says
-"no match", Python's engine would have found none, so skipping the search changes no result;
-when it says "maybe", the cue's own pattern is searched as before. A pattern the translation
-does not cover (a backreference, a conditional group) has no prefilter.
+Two programs are compiled from that translation:
+
+* for ASCII text (``str.isascii`` is a constant-time flag test), ``\\b`` and ``\\B`` are kept:
+  on ASCII text both engines agree on the classes and on word boundaries exactly;
+* for other text, a class also admits every non-ASCII character (outside brackets or in a
+  positive class; a negated class excludes only what it names exactly), and word boundaries
+  are dropped. A pattern that ignores case has no such program: the two engines fold
+  non-ASCII letters differently, so text with them goes straight to Python's engine.
+
+A prefilter is asked only about a whole text, searched from its start. When it says "no
+match", Python's engine would have found none, so skipping the search changes no result; when
+it says "maybe", the cue's own pattern is searched as before. A pattern the translation does
+not cover (a backreference, a conditional group) has no prefilter.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ _c: Any = importlib.import_module("re._constants")  # the standard library's par
 _parser: Any = importlib.import_module("re._parser")
 
 #: Python's Unicode classes restricted to ASCII, as RE2 class members.
-_CLASS: Final[dict[Any, str]] = {
+_CLASS: Final[dict[Any, str]] = {  # for text of any kind, add _NON_ASCII (see _member)
     _c.CATEGORY_SPACE: r"\x09-\x0d\x1c-\x20",
     _c.CATEGORY_NOT_SPACE: r"\x00-\x08\x0e-\x1b\x21-\x7f",
     _c.CATEGORY_WORD: r"0-9A-Za-z_",
@@ -40,6 +47,8 @@ _CLASS: Final[dict[Any, str]] = {
     _c.CATEGORY_DIGIT: r"0-9",
     _c.CATEGORY_NOT_DIGIT: r"\x00-\x2f\x3a-\x7f",
 }
+#: Every character beyond ASCII, as an RE2 class member.
+_NON_ASCII: Final = r"\x{80}-\x{10ffff}"
 #: RE2's largest counted repeat.
 _MAX_COUNT: Final = 1000
 _INLINE_FLAGS: Final = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
@@ -51,102 +60,139 @@ class Untranslatable(ValueError):
 
 
 class Prefilter:
-    """An RE2 pattern matching wherever a Python pattern can match, on ASCII text."""
+    """RE2 programs matching wherever a Python pattern can match: one for ASCII text, one
+    (when the pattern allows it) for any text."""
 
-    __slots__ = ("_regexp", "source")
+    __slots__ = ("_ascii", "_unicode", "source", "unicode_source")
 
-    def __init__(self, source: str) -> None:
-        options = re2.Options()
-        options.log_errors = False
-        self.source = source
-        self._regexp = re2._re2.RE2(source.encode("ascii"), options)
-        if not self._regexp.ok():
-            raise Untranslatable(self._regexp.error())
+    def __init__(self, source: str, unicode_source: str | None = None) -> None:
+        self.source, self.unicode_source = source, unicode_source
+        self._ascii = _compile(source)
+        self._unicode = _compile(unicode_source) if unicode_source is not None else None
 
     def may_match(self, text: str) -> bool:
-        """False only when the Python pattern has no match in ``text`` (ASCII text only)."""
-        data = text.encode("ascii")
-        return self._regexp.Match(_UNANCHORED, data, 0, len(data))[0][0] != -1
+        """False only when the Python pattern has no match anywhere in ``text``."""
+        if text.isascii():
+            data = text.encode("ascii")
+            return self._ascii.Match(_UNANCHORED, data, 0, len(data))[0][0] != -1
+        program = self._unicode
+        if program is None:
+            return True
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: left to Python's engine
+            return True
+        return program.Match(_UNANCHORED, data, 0, len(data))[0][0] != -1
+
+
+def _compile(source: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    program = re2._re2.RE2(source.encode("utf-8"), options)
+    if not program.ok():
+        raise Untranslatable(program.error())
+    return program
 
 
 def prefilter(pattern: re.Pattern[str]) -> Prefilter | None:
     """The prefilter of a compiled pattern, or None when it cannot be translated."""
     try:
-        return Prefilter(translate(pattern.pattern, pattern.flags))
-    except (Untranslatable, re.error, UnicodeEncodeError, KeyError):
+        ascii_source = translate(pattern.pattern, pattern.flags)
+        try:
+            unicode_source: str | None = translate(pattern.pattern, pattern.flags, any_text=True)
+        except Untranslatable:
+            unicode_source = None
+        return Prefilter(ascii_source, unicode_source)
+    except (Untranslatable, re.error, KeyError):
         return None
 
 
-def translate(pattern: str, flags: int = 0) -> str:
-    """The RE2 source of a pattern matching a superset of ``pattern``'s matches on ASCII text.
+def translate(pattern: str, flags: int = 0, *, any_text: bool = False) -> str:
+    """The RE2 source of a pattern matching a superset of ``pattern``'s matches on ASCII text,
+    or with ``any_text`` on text of any kind.
 
     Raises:
-        Untranslatable: the pattern uses a construct with no superset translation here.
+        Untranslatable: the pattern uses a construct with no superset translation here (with
+            ``any_text``, also any case-insensitive part).
     """
     parsed = _parser.parse(pattern, flags)
+    if any_text and parsed.state.flags & re.IGNORECASE:
+        raise Untranslatable("case-insensitive matching of non-ASCII text")
     head = "".join(letter for flag, letter in _INLINE_FLAGS if parsed.state.flags & flag)
-    return (f"(?{head})" if head else "") + _sequence(list(parsed))
+    return (f"(?{head})" if head else "") + _Translation(any_text).sequence(list(parsed))
 
 
-def _sequence(items: list[tuple[Any, Any]]) -> str:
-    return "".join(_item(op, arg) for op, arg in items)
+class _Translation:
+    """One translation of a parsed pattern: for ASCII text only, or for any text."""
+
+    def __init__(self, any_text: bool) -> None:
+        self.any_text = any_text
+
+    def sequence(self, items: list[tuple[Any, Any]]) -> str:
+        return "".join(self.item(op, arg) for op, arg in items)
+
+    def category(self, arg: Any, *, negated_class: bool = False) -> str:
+        """A class's members; for any text, every non-ASCII character too, except inside a
+        negated class (where leaving them out of the exclusions admits them)."""
+        if arg not in _CLASS:
+            raise Untranslatable(f"category {arg}")
+        return _CLASS[arg] + (_NON_ASCII if self.any_text and not negated_class else "")
+
+    def member(self, op: Any, arg: Any, *, negated_class: bool) -> str:
+        if op is _c.LITERAL:
+            return _literal(arg)
+        if op is _c.RANGE:
+            return f"{_literal(arg[0])}-{_literal(arg[1])}"
+        if op is _c.CATEGORY:
+            return self.category(arg, negated_class=negated_class)
+        raise Untranslatable(f"class member {op}")
+
+    def item(self, op: Any, arg: Any) -> str:
+        if op is _c.LITERAL:
+            return _literal(arg)
+        if op is _c.NOT_LITERAL:
+            return f"[^{_literal(arg)}]"
+        if op is _c.ANY:
+            return "."
+        if op is _c.IN:
+            negated = bool(arg) and arg[0][0] is _c.NEGATE
+            members = "".join(self.member(o, a, negated_class=negated) for o, a in (arg[1:] if negated else arg))
+            return f"[{'^' if negated else ''}{members}]"
+        if op is _c.CATEGORY:
+            return f"[{self.category(arg)}]"
+        if op is _c.BRANCH:
+            return "(?:" + "|".join(self.sequence(list(branch)) for branch in arg[1]) + ")"
+        if op is _c.SUBPATTERN:
+            _, added, removed, items = arg
+            if self.any_text and added & re.IGNORECASE:
+                raise Untranslatable("case-insensitive matching of non-ASCII text")
+            on = "".join(letter for flag, letter in _INLINE_FLAGS if added & flag)
+            off = "".join(letter for flag, letter in _INLINE_FLAGS if removed & flag)
+            return f"(?{on}{'-' + off if off else ''}:{self.sequence(list(items))})"
+        if op is _c.ATOMIC_GROUP:
+            return f"(?:{self.sequence(list(arg))})"
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            low, high, items = arg
+            if low > _MAX_COUNT or (high is not _c.MAXREPEAT and high > _MAX_COUNT):
+                raise Untranslatable("a counted repeat beyond RE2's limit")
+            body = f"(?:{self.sequence(list(items))})"
+            if high is _c.MAXREPEAT:
+                return body + ("*" if low == 0 else "+" if low == 1 else f"{{{low},}}")
+            return body + f"{{{low},{high}}}"
+        if op in (_c.ASSERT, _c.ASSERT_NOT):
+            return ""  # a lookaround only narrows the matches: left out
+        if op is _c.AT:
+            if arg is _c.AT_BEGINNING:
+                return "^"
+            if arg is _c.AT_BEGINNING_STRING:
+                return r"\A"
+            if arg in (_c.AT_BOUNDARY, _c.AT_NON_BOUNDARY):
+                # RE2's word boundaries are ASCII ones: exact on ASCII text, left out otherwise.
+                return "" if self.any_text else (r"\b" if arg is _c.AT_BOUNDARY else r"\B")
+            if arg in (_c.AT_END, _c.AT_END_STRING):
+                return ""  # Python's $ also matches before a final newline: left out
+        raise Untranslatable(f"{op} {arg}")
 
 
 def _literal(code: int) -> str:
     return chr(code) if chr(code).isascii() and chr(code).isalnum() else f"\\x{{{code:x}}}"
-
-
-def _member(op: Any, arg: Any) -> str:
-    if op is _c.LITERAL:
-        return _literal(arg)
-    if op is _c.RANGE:
-        return f"{_literal(arg[0])}-{_literal(arg[1])}"
-    if op is _c.CATEGORY and arg in _CLASS:
-        return _CLASS[arg]
-    raise Untranslatable(f"class member {op}")
-
-
-def _item(op: Any, arg: Any) -> str:
-    if op is _c.LITERAL:
-        return _literal(arg)
-    if op is _c.NOT_LITERAL:
-        return f"[^{_literal(arg)}]"
-    if op is _c.ANY:
-        return "."
-    if op is _c.IN:
-        negated = bool(arg) and arg[0][0] is _c.NEGATE
-        members = "".join(_member(o, a) for o, a in (arg[1:] if negated else arg))
-        return f"[{'^' if negated else ''}{members}]"
-    if op is _c.CATEGORY and arg in _CLASS:
-        return f"[{_CLASS[arg]}]"
-    if op is _c.BRANCH:
-        return "(?:" + "|".join(_sequence(list(branch)) for branch in arg[1]) + ")"
-    if op is _c.SUBPATTERN:
-        _, added, removed, items = arg
-        on = "".join(letter for flag, letter in _INLINE_FLAGS if added & flag)
-        off = "".join(letter for flag, letter in _INLINE_FLAGS if removed & flag)
-        return f"(?{on}{'-' + off if off else ''}:{_sequence(list(items))})"
-    if op is _c.ATOMIC_GROUP:
-        return f"(?:{_sequence(list(arg))})"
-    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
-        low, high, items = arg
-        if low > _MAX_COUNT or (high is not _c.MAXREPEAT and high > _MAX_COUNT):
-            raise Untranslatable("a counted repeat beyond RE2's limit")
-        body = f"(?:{_sequence(list(items))})"
-        if high is _c.MAXREPEAT:
-            return body + ("*" if low == 0 else "+" if low == 1 else f"{{{low},}}")
-        return body + f"{{{low},{high}}}"
-    if op in (_c.ASSERT, _c.ASSERT_NOT):
-        return ""  # a lookaround only narrows the matches: left out
-    if op is _c.AT:
-        if arg is _c.AT_BEGINNING:
-            return "^"
-        if arg is _c.AT_BEGINNING_STRING:
-            return r"\A"
-        if arg is _c.AT_BOUNDARY:
-            return r"\b"
-        if arg is _c.AT_NON_BOUNDARY:
-            return r"\B"
-        if arg in (_c.AT_END, _c.AT_END_STRING):
-            return ""  # Python's $ also matches before a final newline: left out
-    raise Untranslatable(f"{op} {arg}")
