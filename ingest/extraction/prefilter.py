@@ -35,7 +35,9 @@ from typing import Any, Final
 
 import re2
 
-_c: Any = importlib.import_module("re._constants")  # the standard library's parser (private: guarded)
+# The standard library's own parser (private; a parse this module cannot read leaves the
+# pattern without a prefilter, never with a wrong one).
+_c: Any = importlib.import_module("re._constants")
 _parser: Any = importlib.import_module("re._parser")
 
 #: Python's Unicode classes restricted to ASCII, as RE2 class members.
@@ -103,7 +105,7 @@ def prefilter(pattern: re.Pattern[str]) -> Prefilter | None:
         except Untranslatable:
             unicode_source = None
         return Prefilter(ascii_source, unicode_source)
-    except (Untranslatable, re.error, KeyError):
+    except Exception:  # an optimisation only: any failure leaves the cue searched as before
         return None
 
 
