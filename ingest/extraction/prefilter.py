@@ -70,7 +70,10 @@ class Prefilter:
     def __init__(self, source: str, unicode_source: str | None = None) -> None:
         self.source, self.unicode_source = source, unicode_source
         self._ascii = _compile(source)
-        self._unicode = _compile(unicode_source) if unicode_source is not None else None
+        try:
+            self._unicode = _compile(unicode_source) if unicode_source is not None else None
+        except Untranslatable:  # RE2 refused the wider program: other text goes to Python's engine
+            self._unicode = None
 
     def may_match(self, text: str) -> bool:
         """False only when the Python pattern has no match anywhere in ``text``."""
