@@ -37,6 +37,39 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def every_cue() -> list[tuple[str, Any]]:
+    """Every cue of the extraction modules: module attributes, the cues held in their tables
+    (``cues.DESIGN_CUES``), and the cues read from the fields table."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import ingest.extraction
+    import ingest.extractors
+    from ingest.extraction import fields
+    from ingest.extraction.patterns import Cue
+
+    found: dict[int, tuple[str, Cue]] = {}
+
+    def collect(name: str, value: object, depth: int = 0) -> None:
+        if isinstance(value, Cue):
+            found.setdefault(id(value), (name, value))
+        elif depth < 3 and isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                collect(f"{name}[{i}]", item, depth + 1)
+        elif depth < 3 and dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                collect(f"{name}.{field.name}", getattr(value, field.name), depth + 1)
+
+    for package in (ingest.extraction, ingest.extractors):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, value in vars(module).items():
+                collect(f"{info.name}.{name}", value)
+    collect("fields._cues()", fields._cues())
+    return list(found.values())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

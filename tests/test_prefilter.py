@@ -4,16 +4,13 @@ changes no result."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import random
 import re
 
 import pytest
 
-import ingest.extraction
-import ingest.extractors
+from conftest import every_cue
 from ingest.extraction.patterns import Cue, cue
 from ingest.extraction.prefilter import Untranslatable, prefilter, translate
 from ingest.extraction.text import clean, split_sentences
@@ -39,18 +36,7 @@ TEXTS = [
 ]
 
 
-def _every_cue() -> list[tuple[str, Cue]]:
-    found: dict[int, tuple[str, Cue]] = {}
-    for package in (ingest.extraction, ingest.extractors):
-        for info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for name, value in vars(module).items():
-                if isinstance(value, Cue):
-                    found.setdefault(id(value), (f"{info.name}.{name}", value))
-    return list(found.values())
-
-
-CUES = _every_cue()
+CUES = every_cue()
 
 
 def _agrees(c: Cue, text: str) -> bool:
@@ -63,7 +49,9 @@ def _agrees(c: Cue, text: str) -> bool:
 
 
 def test_every_cue_of_the_extractors_has_a_prefilter() -> None:
-    assert len(CUES) > 80
+    assert len(CUES) > 100
+    assert any(name.startswith("cues.DESIGN_CUES") for name, _ in CUES)
+    assert any(name.startswith("fields._cues().outcomes") for name, _ in CUES)
     assert [name for name, c in CUES if c._prefilter is None] == []
     without = [name for name, c in CUES if c._prefilter.__self__._unicode is None]  # type: ignore[attr-defined]
     assert len(without) < 10  # only cues that ignore case as written have no program for other text
