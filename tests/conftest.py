@@ -37,6 +37,25 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def corpus_texts() -> list[str]:
+    """Every development-corpus title and abstract, as stored and cleaned, and every sentence
+    of the cleaned abstracts; skips the test cleanly when ``../shared/corpus`` is absent."""
+    import json
+
+    from ingest.extraction.text import clean, split_sentences
+
+    corpus = shared_path("corpus")
+    texts: list[str] = []
+    for path in sorted(corpus.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                title, abstract = record.get("title") or "", record.get("abstract") or ""
+                texts.extend([title, abstract, clean(title), clean(abstract)])
+                texts.extend(s.text for s in split_sentences(clean(abstract)))
+    return texts
+
+
 def every_cue() -> list[tuple[str, Any]]:
     """Every cue of the extraction modules: module attributes, the cues held in their tables
     (``cues.DESIGN_CUES``), and the cues read from the fields table."""

@@ -48,21 +48,9 @@ def test_every_cue_finds_what_its_pattern_as_written_finds_on_every_corpus_sente
     """Folding, start lookaheads, required words and RE2 prefilters together change no match:
     every cue of the extractors (module attributes and the cues in their tables), on every
     corpus abstract and sentence."""
-    import json
+    from conftest import corpus_texts, every_cue
 
-    from conftest import SHARED, every_cue
-    from ingest.extraction.text import clean, split_sentences
-
-    corpus = SHARED / "corpus"
-    if not corpus.is_dir():
-        pytest.skip("../shared/corpus is not available")
-    texts: list[str] = []
-    for path in sorted(corpus.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                abstract = json.loads(line)["abstract"]
-                texts.append(abstract)
-                texts.extend(s.text for s in split_sentences(clean(abstract)))
+    texts = corpus_texts()
     checked = 0
     for name, value in every_cue():
         plain = re.compile(value.pattern, value.flags)

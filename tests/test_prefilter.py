@@ -4,16 +4,14 @@ changes no result."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
 
 import pytest
 
-from conftest import every_cue
+from conftest import corpus_texts, every_cue
 from ingest.extraction.patterns import Cue, cue
 from ingest.extraction.prefilter import Untranslatable, prefilter, translate
-from ingest.extraction.text import clean, split_sentences
 
 #: Texts at the edges of the classes: vertical tab, file separators, underscores, digits, a
 #: final newline (where Python's $ matches too), capitals, words joined by hyphens; then letters,
@@ -63,19 +61,7 @@ def test_a_prefilter_says_maybe_wherever_the_cue_matches_on_written_texts(text: 
 
 
 def test_a_prefilter_says_maybe_wherever_the_cue_matches_on_every_corpus_sentence() -> None:
-    from conftest import SHARED
-
-    corpus = SHARED / "corpus"
-    if not corpus.is_dir():
-        pytest.skip("../shared/corpus is not available")
-    texts: list[str] = []
-    for path in sorted(corpus.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                abstract = clean(record.get("abstract") or "")
-                texts.extend([clean(record.get("title") or ""), abstract])
-                texts.extend(s.text for s in split_sentences(abstract))
+    texts = corpus_texts()
     # Seeded mutations of the sentences: characters at the classes' edges inserted or removed.
     rng = random.Random(20261202)
     sentences = [t for t in texts if t]
