@@ -79,7 +79,7 @@ class Prefilter:
         """False only when the Python pattern has no match anywhere in ``text``."""
         if text.isascii():
             data = text.encode("ascii")
-            return self._ascii.Match(_UNANCHORED, data, 0, len(data))[0][0] != -1
+            return bool(self._ascii.Match(data))
         program = self._unicode
         if program is None:
             return True
@@ -87,16 +87,21 @@ class Prefilter:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: left to Python's engine
             return True
-        return program.Match(_UNANCHORED, data, 0, len(data))[0][0] != -1
+        return bool(program.Match(data))
 
 
 def _compile(source: str) -> Any:
+    """An RE2 set holding the one program: a set only answers whether the text matches (one
+    forward pass of its automaton, no match boundaries), about half the cost of a search."""
     options = re2.Options()
     options.log_errors = False
     program = re2._re2.RE2(source.encode("utf-8"), options)
     if not program.ok():
         raise Untranslatable(program.error())
-    return program
+    matcher = re2._re2.Set(_UNANCHORED, options)
+    if matcher.Add(source.encode("utf-8")) != 0 or not matcher.Compile():
+        raise Untranslatable(f"RE2 could not compile a set of {source!r}")
+    return matcher
 
 
 def prefilter(pattern: re.Pattern[str]) -> Prefilter | None:
