@@ -95,11 +95,10 @@ def _compile(source: str) -> Any:
     forward pass of its automaton, no match boundaries), about half the cost of a search."""
     options = re2.Options()
     options.log_errors = False
-    program = re2._re2.RE2(source.encode("utf-8"), options)
-    if not program.ok():
-        raise Untranslatable(program.error())
     matcher = re2._re2.Set(_UNANCHORED, options)
-    if matcher.Add(source.encode("utf-8")) != 0 or not matcher.Compile():
+    if matcher.Add(source.encode("utf-8")) != 0:  # a set says only -1: the plain program says why
+        raise Untranslatable(re2._re2.RE2(source.encode("utf-8"), options).error())
+    if not matcher.Compile():
         raise Untranslatable(f"RE2 could not compile a set of {source!r}")
     return matcher
 
